@@ -1,0 +1,23 @@
+"""The laws: each loss is the negative log-likelihood of a named distribution.
+
+Importing this package registers every law; :func:`list_laws` and :func:`get_law`
+read the registry.
+"""
+
+from ._base import SUPPORTS, Law, ScalarLaw, validation, validation_enabled
+from ._registry import get_law, law_class, list_laws, register_law
+
+# Importing the family modules registers their laws.
+from . import bernoulli, gaussian  # noqa: E402,F401  isort: skip
+
+__all__ = [
+    "Law",
+    "ScalarLaw",
+    "SUPPORTS",
+    "get_law",
+    "law_class",
+    "list_laws",
+    "register_law",
+    "validation",
+    "validation_enabled",
+]
