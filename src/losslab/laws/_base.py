@@ -216,6 +216,14 @@ class Law:
     def _mean(self, params: Params) -> torch.Tensor:
         return self.predictive(params).mean
 
+    def check_labels(self, y: Any, *, trials: Any = None) -> None:
+        """Raise a one-line error if labels (or trials) do not fit this law; used once before training."""
+        y = torch.as_tensor(y)
+        y = y if y.is_floating_point() else y.double()
+        self._check_support(y)
+        if self.needs_trials:
+            self._check_trials(y, None if trials is None else torch.as_tensor(trials, dtype=y.dtype))
+
     # ------------------------------------------------------------ input checks
     def _prepare(self, params: Params, y: Any, trials: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         ref = next(iter(params.values()))

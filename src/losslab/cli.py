@@ -1,0 +1,288 @@
+"""The ``losslab`` command: a thin Typer layer over the library.
+
+Exit codes: 0 success, 2 bad usage or bad input (one line naming the culprit;
+``--debug`` shows the traceback), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ._errors import LosslabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which loss suits your float labels? Compare laws by likelihood and by experiment.")
+datasets_app = typer.Typer(no_args_is_help=False, help="The data-set registry: list entries, fetch one into the cache.")
+app.add_typer(datasets_app, name="datasets")
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    """Run ``fn``; map bad input to exit 2 and internal errors to exit 1, each with one line."""
+    try:
+        return fn()
+    except (LosslabError, FileNotFoundError) as e:
+        if _state["debug"]:
+            raise
+        msg = str(e) if isinstance(e, LosslabError) else f"file not found: {e.filename or e}"
+        err.print(f"[red]error:[/red] {msg}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: finished runs are in the store; run the same command again to resume")
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
+        if _state["debug"]:
+            raise
+        err.print(f"[red]internal error:[/red] {type(e).__name__}: {e} (run with --debug for the traceback)", highlight=False)
+        raise typer.Exit(1) from None
+
+
+class _GridProgress:
+    """Rich progress bars fed by the library's progress events: one for the grid, one for the run's epochs."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not enabled,
+            transient=False,
+        )
+        self.grid = None
+        self.run = None
+
+    def __enter__(self) -> "_GridProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, ev: dict[str, Any]) -> None:
+        kind = ev["event"]
+        if kind == "grid":
+            self.grid = self.progress.add_task("runs (laws x seeds)", total=ev["total"])
+        elif kind == "run_start":
+            if self.run is not None:
+                self.progress.remove_task(self.run)
+            self.run = self.progress.add_task(f"  {ev['law']} seed {ev['seed']}: epochs", total=None)
+        elif kind == "epoch" and self.run is not None:
+            self.progress.update(self.run, total=ev["epochs"], completed=ev["epoch"], description=f"  epochs (val NLL {ev['val']:.4g})")
+        elif kind == "run_end" and self.grid is not None:
+            self.progress.update(self.grid, completed=ev["done"])
+
+
+def _split_list(s: Optional[str]) -> Optional[list[str]]:
+    if s is None:
+        return None
+    # Commas separate laws, except inside a law's own option list after ':' (e.g. "binned:kind=twohot;n_bins=21").
+    return [part.strip().replace(";", ",") for part in s.split(",") if part.strip()]
+
+
+def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str], seeds: int, model: str, epochs: int,
+                 target: Optional[str], features: Optional[str], trials: Optional[str], metric: str, quiet: bool, command: str) -> None:
+    from .experiment import compare
+    from .report import write_report
+
+    read_kwargs: dict[str, Any] = {}
+    if target is not None:
+        read_kwargs["target"] = _split_list(target) if "," in target else target
+    if features is not None:
+        read_kwargs["features"] = _split_list(features)
+    if trials is not None:
+        read_kwargs["trials"] = trials
+    out.mkdir(parents=True, exist_ok=True)
+    store_path = store if store is not None else out / "runs.sqlite"
+    with _GridProgress(enabled=not quiet) as prog:
+        result = compare(
+            data, laws=_split_list(laws), seeds=seeds, model=model, epochs=epochs, store=str(store_path),
+            primary_metric=metric, progress=prog, **read_kwargs,
+        )
+    paths = write_report(result, out, command=command)
+    rec = result.recommend()
+    console.print(f"[bold green]Recommended law: {rec.law}[/bold green]", highlight=False)
+    console.print(rec.reason, highlight=False, soft_wrap=True)
+    console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path})", highlight=False)
+
+
+def _command_line() -> str:
+    return "losslab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("losslab-out"), "--out", help="Folder for the report and the run store."),
+    seeds: int = typer.Option(3, "--seeds", help="Seeds per law."),
+    epochs: int = typer.Option(60, "--epochs", help="Maximum epochs per run (early stopping ends most runs sooner)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Compare the default laws on the embedded data set (digits-inpaint) and write the report."""
+    _guard(lambda: _run_compare("digits-inpaint", out, None, None, seeds, "auto", epochs, None, None, None, "mean_squared_error", quiet, _command_line()))
+
+
+@app.command("compare")
+def compare_cmd(
+    data: str = typer.Argument(..., help="A path (CSV, Parquet, npz, image folder with labels.csv) or a registry name."),
+    target: Optional[str] = typer.Option(None, "--target", help="Label column(s) of a table, comma-separated."),
+    features: Optional[str] = typer.Option(None, "--features", help="Feature columns, comma-separated (default: all others)."),
+    trials: Optional[str] = typer.Option(None, "--trials", help="Column with the number of trials n of k/n labels."),
+    laws: Optional[str] = typer.Option(None, "--laws", help="Laws, comma-separated (default: suggested from the labels); options as name:key=value;key=value."),
+    seeds: int = typer.Option(5, "--seeds", help="Seeds per law."),
+    model: str = typer.Option("auto", "--model", help="auto, mlp, cnn, cnn-small or linear."),
+    epochs: int = typer.Option(200, "--epochs", help="Maximum epochs per run."),
+    metric: str = typer.Option("mean_squared_error", "--metric", help="The metric the recommendation ranks by."),
+    out: Path = typer.Option(Path("losslab-out"), "--out", help="Folder for the report."),
+    store: Optional[Path] = typer.Option(None, "--store", help="SQLite run store (default OUT/runs.sqlite); re-running resumes from it."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Train the same model under each law and seed on DATA, then recommend a loss with evidence."""
+    _guard(lambda: _run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, _command_line()))
+
+
+@app.command()
+def inspect(
+    data: str = typer.Argument(..., help="A path or a registry name."),
+    target: Optional[str] = typer.Option(None, "--target", help="Label column(s) of a table."),
+    trials: Optional[str] = typer.Option(None, "--trials", help="Column with the number of trials."),
+) -> None:
+    """Label diagnostics and the laws whose support fits, with a histogram of the labels."""
+
+    def run() -> None:
+        import numpy as np
+
+        from . import data as lldata
+
+        kw: dict[str, Any] = {}
+        if target is not None:
+            kw["target"] = _split_list(target) if "," in target else target
+        if trials is not None:
+            kw["trials"] = trials
+        ds = lldata.load(data, **kw)
+        rep = lldata.inspect(ds.y, trials=ds.trials)
+        t = Table(title=f"labels of {ds.name}", show_header=False)
+        for k in ("n", "n_targets", "min", "max", "mean", "std", "frac_zero", "frac_one", "support_kind", "modality"):
+            if hasattr(rep, k):
+                v = getattr(rep, k)
+                t.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+        console.print(t)
+        counts, edges = np.histogram(np.asarray(ds.y, dtype=float).ravel(), bins=20)
+        top = max(int(counts.max()), 1)
+        for c, lo, hi in zip(counts, edges[:-1], edges[1:]):
+            console.print(f"{lo:9.3g} – {hi:<9.3g} {'█' * int(round(40 * c / top)):<40s} {c}", highlight=False)
+        for m in rep.messages:
+            console.print(f"• {m}", highlight=False, soft_wrap=True)
+        console.print("suggested laws: " + ", ".join(rep.suggested_laws), highlight=False)
+        for law, why in rep.excluded.items():
+            console.print(f"  not {law}: {why}", highlight=False, soft_wrap=True)
+
+    _guard(run)
+
+
+@app.command()
+def laws(name: Optional[str] = typer.Argument(None, help="A law's name for its details; all laws when omitted.")) -> None:
+    """The law registry: support, parameters, link functions and the NLL formula of each law."""
+
+    def run() -> None:
+        from .laws import get_law, list_laws
+
+        names = [name] if name else list_laws()
+        t = Table(title="laws (each loss is the NLL of a law)")
+        for col in ("name", "support", "raw outputs", "links", "NLL"):
+            t.add_column(col, overflow="fold")
+        for n in names:
+            law = get_law(n)
+            links = law.param_links() if hasattr(law, "param_links") else {}
+            link_text = ", ".join(f"{k}: {v.name}" for k, v in links.items()) if links else ", ".join(f"{k}: {v}" for k, v in law.raw_layout.items())
+            t.add_row(n, law.support, str(law.raw_dim), link_text, law.formula)
+        console.print(t)
+        if name:
+            doc = (type(get_law(name)).__doc__ or "").strip()
+            console.print(doc, highlight=False, markup=False)
+
+    _guard(run)
+
+
+@app.command()
+def report(
+    store: Path = typer.Argument(..., help="A run store written by `losslab compare`."),
+    out: Path = typer.Option(Path("losslab-out"), "--out", help="Folder for the report."),
+) -> None:
+    """Rebuild a report from a run store (the latest comparison in it)."""
+
+    def run() -> None:
+        from .experiment.compare import load_result
+        from .report import write_report
+
+        if not store.exists():
+            raise LosslabError(f"store {str(store)!r} does not exist")
+        result = load_result(store)
+        paths = write_report(result, out)
+        console.print(f"report: {paths['html']}", highlight=False)
+
+    _guard(run)
+
+
+def _list_datasets() -> None:
+    from . import data as lldata
+
+    t = Table(title=f"data sets (cache: {lldata.cache_dir()})")
+    for col in ("name", "description", "licence"):
+        t.add_column(col, overflow="fold")
+    for n in lldata.list_datasets():
+        info = lldata.dataset_info(n)
+        t.add_row(n, str(info.get("description", "")), str(info.get("licence", info.get("license", ""))))
+    console.print(t)
+
+
+@datasets_app.callback(invoke_without_command=True)
+def datasets_default(ctx: typer.Context) -> None:
+    """List the registry's data sets, the cache location and licences."""
+    if ctx.invoked_subcommand is None:
+        _guard(_list_datasets)
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List the registry's data sets, the cache location and licences."""
+    _guard(_list_datasets)
+
+
+@datasets_app.command("fetch")
+def datasets_fetch(name: str = typer.Argument(..., help="A registry name.")) -> None:
+    """Download a data set into the cache (checksum verified)."""
+
+    def run() -> None:
+        from . import data as lldata
+
+        path = lldata.fetch(name)
+        console.print(f"{name}: {path}", highlight=False)
+
+    _guard(run)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,584 @@
+"""The comparison: the same model trained under each law and several seeds, evaluated on held-out data.
+
+Paired design: for one seed, every law gets the same split, the same initial
+trunk weights and the same minibatch order, so differences between laws are
+paired. By default the split is fixed across seeds (``split_seed``), so seeds
+measure training randomness and the runs of one law form a deep ensemble;
+data sets that come with fixed splits (the UCI sets) use split ``seed``.
+
+Each finished run is written to the store at once; running the same
+comparison again skips every stored run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import __version__
+from .._errors import LosslabError
+from ..laws import Law, get_law
+from ..models import build_model, resolve_model
+from .stats import NOT_RANKED, higher_is_better, mean_ci, paired_test
+from .store import Store
+from .trainer import Progress, Split, TrainConfig, resolve_device, train
+
+LawSpec = str | tuple[str, dict] | Law
+
+
+# ---------------------------------------------------------------------------- law specs
+def parse_law_spec(spec: LawSpec) -> tuple[str, dict[str, Any]]:
+    """``"binned:kind=twohot,n_bins=21"`` -> ``("binned", {"kind": "twohot", "n_bins": 21})``.
+
+    >>> parse_law_spec("binned:kind=twohot,n_bins=21")
+    ('binned', {'kind': 'twohot', 'n_bins': 21})
+    """
+    if isinstance(spec, Law):
+        return spec.name, {k: v for k, v in spec.options().items() if v is not None}
+    if isinstance(spec, tuple):
+        return spec[0], dict(spec[1])
+    name, _, rest = str(spec).strip().partition(":")
+    opts: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise LosslabError(f"law option {item!r} in {spec!r} is not of the form key=value")
+        try:
+            opts[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            opts[key.strip()] = value.strip()
+    return name.strip(), opts
+
+
+def law_label(name: str, opts: dict[str, Any]) -> str:
+    """The display name of a law with options: ``binned(kind=twohot)``."""
+    return name if not opts else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(opts.items()))})"
+
+
+def _fingerprint(*arrays: np.ndarray | None) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        if a is None:
+            h.update(b"none")
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _key(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+# ---------------------------------------------------------------------------- config
+@dataclass
+class CompareConfig:
+    laws: list[tuple[str, dict[str, Any]]]
+    seeds: list[int]
+    model: str = "auto"
+    primary_metric: str = "mean_squared_error"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    split_seed: int = 0
+    val: float = 0.15
+    test: float = 0.2
+    device: str = "cpu"
+    standardize: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "laws": [list(x) for x in self.laws],
+            "seeds": list(self.seeds),
+            "model": self.model,
+            "primary_metric": self.primary_metric,
+            "train": self.train.as_dict(),
+            "split_seed": self.split_seed,
+            "val": self.val,
+            "test": self.test,
+            "device": self.device,
+            "standardize": self.standardize,
+        }
+
+
+# ---------------------------------------------------------------------------- data prep
+def _as_dataset(data: Any, **read_kwargs: Any):
+    from .. import data as lldata
+
+    if isinstance(data, lldata.Dataset):
+        return data
+    if isinstance(data, tuple) and len(data) in (2, 3):
+        return lldata.from_arrays(*data[:2], trials=data[2] if len(data) == 3 else None)
+    return lldata.load(data, **read_kwargs)
+
+
+def _split_tensors(ds, idx: dict[str, np.ndarray], device: torch.device, standardize: bool) -> dict[str, Split]:
+    X = ds.X.astype(np.float32, copy=False)
+    if standardize and ds.kind == "table":
+        mu = X[idx["train"]].mean(axis=0)
+        sd = X[idx["train"]].std(axis=0)
+        sd = np.where(sd > 1e-8, sd, 1.0)
+        X = (X - mu) / sd
+    out = {}
+    for part, rows in idx.items():
+        out[part] = Split(
+            torch.as_tensor(X[rows], device=device),
+            torch.as_tensor(ds.y[rows], dtype=torch.float32, device=device),
+            None if ds.trials is None else torch.as_tensor(ds.trials[rows], dtype=torch.float32, device=device),
+        )
+    return out
+
+
+def _law_for_data(name: str, opts: dict[str, Any], y: np.ndarray) -> Law:
+    """Instantiate a law, filling data-dependent defaults (a binned law's range, an mvn's dim)."""
+    opts = dict(opts)
+    if name == "binned" and "low" not in opts and "high" not in opts:
+        lo, hi = float(np.min(y)), float(np.max(y))
+        if lo < 0.0 or hi > 1.0:
+            pad = 0.05 * (hi - lo if hi > lo else 1.0)
+            opts.update(low=lo - pad, high=hi + pad)
+    if name == "mvn" and "dim" not in opts and y.ndim == 2:
+        opts["dim"] = int(y.shape[1])
+    return get_law(name, **opts)
+
+
+def _n_targets(law: Law, y: np.ndarray) -> int:
+    if law.event_dim:
+        return 1
+    return 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
+
+
+# ---------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate_run(model, law: Law, test: Split) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics of a trained model on the test split, and the arrays kept for reports and ensembles."""
+    from .. import metrics as llmetrics
+
+    model.eval()
+    raw = model(test.X)
+    params = law.link(raw)
+    res = llmetrics.evaluate(law, params, test.y, trials=test.trials)
+    reasons = res.pop("reasons", {}) if isinstance(res, dict) else {}
+    metrics = {k: (float(v) if v is not None and _is_number(v) else None) for k, v in res.items() if not isinstance(v, dict)}
+    metrics["reasons"] = reasons
+    arrays = {
+        "y_true": test.y.float().cpu().numpy(),
+        "y_pred": law.point(params, "mean").float().cpu().numpy(),
+        "raw": raw.float().cpu().numpy(),
+    }
+    try:
+        pit = llmetrics.pit(law.predictive(params, trials=test.trials) if law.needs_trials else law.predictive(params), test.y)
+        arrays["pit"] = np.asarray(pit.cpu().numpy() if torch.is_tensor(pit) else pit, dtype=np.float32)
+    except Exception:  # noqa: BLE001 - PIT does not apply to every law (no cdf, no density); the metrics say why
+        pass
+    return metrics, arrays
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------- the result
+@dataclass
+class Recommendation:
+    law: str
+    metric: str
+    tied: list[str]
+    reason: str
+    value: float
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class ComparisonResult:
+    """Runs of a comparison, with tables, paired tests, a recommendation and ensemble scores."""
+
+    def __init__(self, runs: list[dict], config: CompareConfig, *, data_meta: dict, labels: Any = None, store: Store | None = None) -> None:
+        self.runs = runs
+        self.config = config
+        self.data_meta = data_meta
+        self.labels = labels
+        self.store = store
+        self.laws = [law_label(n, o) for n, o in config.laws]
+        #: test labels shared by all seeds (absent when each seed has its own split): for ensembles
+        self._test: dict[str, Any] = {}
+
+    # -------------------------------------------------------------- frames
+    def frame(self) -> pd.DataFrame:
+        """One row per run: law, seed, status, epochs, seconds and every metric."""
+        rows = []
+        for r in self.runs:
+            row = {"law": r["law"], "seed": r["seed"], "status": r["status"], "seconds": r["seconds"]}
+            row["epochs"] = r["history"].get("epochs_run")
+            row.update({k: v for k, v in r["metrics"].items() if k != "reasons"})
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        if not df.empty:
+            df["law"] = pd.Categorical(df["law"], categories=self.laws, ordered=True)
+            df = df.sort_values(["law", "seed"]).reset_index(drop=True)
+        return df
+
+    def metrics(self) -> list[str]:
+        df = self.frame()
+        skip = {"law", "seed", "status"}
+        return [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().any()]
+
+    def values(self, law: str, metric: str) -> dict[int, float]:
+        """``{seed: value}`` of one law's finished runs."""
+        return {
+            r["seed"]: r["metrics"].get(metric)
+            for r in self.runs
+            if r["law"] == law and r["status"] == "ok" and r["metrics"].get(metric) is not None
+        }
+
+    def table(self, level: float = 0.95) -> pd.DataFrame:
+        """Law x metric: mean and ``level`` t-interval over seeds (columns ``metric``, ``metric_low``, ``metric_high``)."""
+        out = []
+        for law in self.laws:
+            row: dict[str, Any] = {"law": law}
+            statuses = [r["status"] for r in self.runs if r["law"] == law]
+            row["runs"] = len(statuses)
+            row["diverged"] = statuses.count("diverged")
+            for m in self.metrics():
+                ci = mean_ci(list(self.values(law, m).values()), level)
+                row[m], row[f"{m}_low"], row[f"{m}_high"] = ci.mean, ci.low, ci.high
+            out.append(row)
+        return pd.DataFrame(out).set_index("law")
+
+    def best(self, metric: str | None = None) -> str:
+        metric = metric or self.config.primary_metric
+        means = {law: mean_ci(list(self.values(law, metric).values())).mean for law in self.laws}
+        means = {k: v for k, v in means.items() if math.isfinite(v)}
+        if not means:
+            raise LosslabError(f"no law has a finished run with metric {metric!r}")
+        pick = max if higher_is_better(metric) else min
+        return pick(means, key=means.get)
+
+    def paired(self, metric: str | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Each law against the best one on ``metric``: mean paired difference, its interval and a paired t-test."""
+        metric = metric or self.config.primary_metric
+        ref = self.best(metric)
+        ref_vals = self.values(ref, metric)
+        rows = []
+        for law in self.laws:
+            vals = self.values(law, metric)
+            seeds = sorted(set(vals) & set(ref_vals))
+            t = paired_test([vals[s] for s in seeds], [ref_vals[s] for s in seeds], level)
+            rows.append(
+                {"law": law, "reference": ref, "diff": t.diff.mean, "diff_low": t.diff.low, "diff_high": t.diff.high, "p_value": t.p_value, "n": t.n}
+            )
+        return pd.DataFrame(rows).set_index("law")
+
+    def recommend(self, metric: str | None = None, alpha: float = 0.05) -> Recommendation:
+        """The best law on ``metric``, the laws statistically tied with it, and why, in one paragraph."""
+        metric = metric or self.config.primary_metric
+        if metric in NOT_RANKED:
+            raise LosslabError(f"metric {metric!r} is not ranked (a coverage is good near its nominal level)")
+        best = self.best(metric)
+        paired = self.paired(metric)
+        tied = [
+            law
+            for law in self.laws
+            if law != best and paired.loc[law, "n"] >= 2 and (paired.loc[law, "p_value"] >= alpha or math.isnan(paired.loc[law, "p_value"]))
+        ]
+        table = self.table()
+        v = table.loc[best, metric]
+        direction = "highest" if higher_is_better(metric) else "lowest"
+        n_seeds = len(self.values(best, metric))
+        parts = [
+            f"Recommended law: {best}. It has the {direction} {metric} on held-out data "
+            f"({v:.4g}, 95% CI {table.loc[best, metric + '_low']:.4g} to {table.loc[best, metric + '_high']:.4g}, "
+            f"{n_seeds} seeds) among {len(self.laws)} laws."
+        ]
+        if tied:
+            parts.append(
+                "Statistically tied with it (paired t-test over seeds, p >= "
+                f"{alpha:g}): " + ", ".join(f"{t} (p = {paired.loc[t, 'p_value']:.2g})" for t in tied) + "."
+            )
+        else:
+            others = [law for law in self.laws if law != best and paired.loc[law, "n"] >= 2]
+            if others:
+                runner = min(others, key=lambda law: abs(paired.loc[law, "diff"]))
+                parts.append(
+                    f"Every other law is worse in a paired t-test over seeds (p < {alpha:g}); the runner-up, {runner}, "
+                    f"differs by {paired.loc[runner, 'diff']:+.3g} (p = {paired.loc[runner, 'p_value']:.2g})."
+                )
+        for extra in ("log_score", "crps", "calibration_error"):
+            if extra in table.columns and extra != metric and math.isfinite(table.loc[best, extra]):
+                parts.append(f"Its {extra} is {table.loc[best, extra]:.4g}.")
+        diverged = int(table["diverged"].sum())
+        if diverged:
+            parts.append(f"{diverged} run(s) diverged and are left out.")
+        return Recommendation(best, metric, tied, " ".join(parts), float(v))
+
+    def ensemble(self) -> pd.DataFrame:
+        """Deep-ensemble scores of each law: the equal mixture of its seeds' predictive laws, from stored outputs.
+
+        Needs the arrays of the runs (a comparison with a store, or kept in memory) and one
+        test split shared by all seeds (the default, ``split_seed``).
+        """
+        rows = []
+        for law in self.laws:
+            runs = [r for r in self.runs if r["law"] == law and r["status"] == "ok" and "arrays" in r]
+            if len(runs) < 2 or "test_y" not in self._test:
+                rows.append({"law": law, "members": len(runs), "log_score": math.nan, "mean_squared_error": math.nan})
+                continue
+            law_obj = _law_for_data(*self._law_spec(law), self._test["train_y"])
+            y = torch.as_tensor(self._test["test_y"])
+            trials = None if self._test.get("test_trials") is None else torch.as_tensor(self._test["test_trials"])
+            nlls, means = [], []
+            for r in runs:
+                params = law_obj.link(torch.as_tensor(r["arrays"]["raw"]))
+                nlls.append(law_obj.nll(params, y, trials=trials))
+                means.append(torch.as_tensor(r["arrays"]["y_pred"]))
+            logp = torch.logsumexp(-torch.stack(nlls), dim=0) - math.log(len(runs))
+            mean = torch.stack(means).mean(dim=0)
+            rows.append(
+                {
+                    "law": law,
+                    "members": len(runs),
+                    "log_score": float(-logp.mean()),
+                    "mean_squared_error": float(((mean - y) ** 2).mean()),
+                }
+            )
+        return pd.DataFrame(rows).set_index("law")
+
+    def _law_spec(self, label: str) -> tuple[str, dict]:
+        for name, opts in self.config.laws:
+            if law_label(name, opts) == label:
+                return name, opts
+        raise KeyError(label)
+
+
+# ---------------------------------------------------------------------------- the grid
+def compare(
+    data: Any = "digits-inpaint",
+    *,
+    laws: Sequence[LawSpec] | None = None,
+    model: str | Callable = "auto",
+    seeds: int | Sequence[int] = 5,
+    primary_metric: str = "mean_squared_error",
+    store: str | Store | None = None,
+    epochs: int = 200,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    patience: int = 20,
+    optimizer: str = "adam",
+    device: str = "auto",
+    split_seed: int = 0,
+    val: float = 0.15,
+    test: float = 0.2,
+    progress: Progress | None = None,
+    **read_kwargs: Any,
+) -> ComparisonResult:
+    """Train ``model`` under each law and seed on ``data``; evaluate on held-out data; keep every run.
+
+    Args:
+        data: a :class:`losslab.data.Dataset`, a registry name (``"digits-inpaint"``), a path
+            (CSV, Parquet, npz, image folder; ``target=`` etc. go through ``read_kwargs``) or ``(X, y[, trials])``.
+        laws: law names, ``"name:opt=value,..."`` strings, ``(name, options)`` pairs or Law objects;
+            by default the laws suggested by :func:`losslab.inspect` for these labels.
+        model: ``"auto"``, ``"mlp"``, ``"cnn"``, ``"cnn-small"``, ``"linear"`` or a factory ``f(input_shape) -> nn.Module``.
+        seeds: a number of seeds (0..n-1) or the seeds themselves.
+        primary_metric: the metric the recommendation ranks by.
+        store: a SQLite path (finished runs are written at once and skipped when re-run) or a :class:`Store`.
+        progress: a callable receiving event dicts (``grid``, ``run_start``, ``epoch``, ``run_end``).
+    """
+    from .. import data as lldata
+
+    ds = _as_dataset(data, **read_kwargs)
+    if len(ds) < 3:
+        raise LosslabError(f"data {ds.name!r} has {len(ds)} row(s); a comparison needs at least 3 (train, validation, test)")
+    report = lldata.inspect(ds.y, trials=ds.trials)
+    if laws is None:
+        laws = lldata.default_laws(report)
+    specs = [parse_law_spec(s) for s in laws]
+    if not specs:
+        raise LosslabError("laws is empty; name at least one law")
+    labels = [law_label(n, o) for n, o in specs]
+    if len(set(labels)) != len(labels):
+        raise LosslabError(f"laws lists a law twice: {labels}")
+    # Build each law once up front: bad names, options and label supports fail before any training.
+    law_objs = {lab: _law_for_data(n, o, ds.y) for lab, (n, o) in zip(labels, specs)}
+    for lab, law in law_objs.items():
+        if law.needs_trials and ds.trials is None:
+            raise LosslabError(f"law {lab!r} needs trials (counts n of k/n labels), and data {ds.name!r} has none; pass trials=")
+        law.check_labels(ds.y, trials=ds.trials)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise LosslabError("seeds must be a positive number or a non-empty list")
+    model_name = model if isinstance(model, str) else getattr(model, "__name__", "custom")
+    if isinstance(model, str):
+        resolve_model(model, ds.X.shape[1:])
+    dev = resolve_device(device)
+    cfg = CompareConfig(
+        laws=specs,
+        seeds=seed_list,
+        model=model_name,
+        primary_metric=primary_metric,
+        train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, patience=patience, optimizer=optimizer),
+        split_seed=split_seed,
+        val=val,
+        test=test,
+        device=str(dev),
+    )
+    data_key = _fingerprint(ds.X, ds.y, ds.trials)
+    comp_cfg = {k: v for k, v in cfg.as_dict().items() if k not in ("laws", "seeds", "device")}
+    comparison = _key({"data": data_key, "config": comp_cfg, "version": __version__.split(".")[0]})
+    st = store if isinstance(store, Store) else Store(store if store is not None else ":memory:")
+    st.put_comparison(
+        comparison,
+        {
+            **cfg.as_dict(),
+            "data": {"name": ds.name, "fingerprint": data_key, "n": len(ds), "kind": ds.kind, "meta": _jsonable(ds.meta)},
+            "versions": versions(),
+        },
+    )
+    fixed_split = ds.splits is not None and len(ds.splits) > 1
+    total = len(seed_list) * len(labels)
+    if progress:
+        progress({"event": "grid", "total": total, "laws": labels, "seeds": seed_list})
+    runs: list[dict] = []
+    test_cache: dict[str, Any] = {}
+    done = 0
+    for seed in seed_list:
+        idx = ds.split(seed if fixed_split else split_seed, val=val, test=test)
+        if "val" not in idx or len(idx["val"]) == 0:
+            raise LosslabError(f"data {ds.name!r}: the split for seed {seed} has no validation rows")
+        tensors = _split_tensors(ds, idx, dev, cfg.standardize)
+        if not fixed_split and not test_cache:
+            test_cache = {
+                "test_y": ds.y[idx["test"]],
+                "test_trials": None if ds.trials is None else ds.trials[idx["test"]],
+                "train_y": ds.y,
+            }
+        for label in labels:
+            name, opts = specs[labels.index(label)]
+            law = law_objs[label]
+            key = _key({"comparison": comparison, "law": [name, opts], "seed": seed})
+            stored = st.get_run(key)
+            if stored is None:
+                if progress:
+                    progress({"event": "run_start", "law": label, "seed": seed, "done": done, "total": total})
+                stored = _run_one(ds, tensors, law, label, seed, cfg, model, comparison, key, st, progress)
+                cached = False
+            else:
+                cached = True
+            runs.append(stored)
+            done += 1
+            if progress:
+                progress({"event": "run_end", "law": label, "seed": seed, "status": stored["status"], "cached": cached, "done": done, "total": total})
+    result = ComparisonResult(runs, cfg, data_meta={"name": ds.name, "n": len(ds), "kind": ds.kind, **_jsonable(ds.meta)}, labels=report, store=st)
+    result._test = test_cache
+    return result
+
+
+def _run_one(ds, tensors, law: Law, label: str, seed: int, cfg: CompareConfig, model, comparison: str, key: str, st: Store, progress) -> dict:
+    n_targets = _n_targets(law, ds.y)
+    m = build_model(model, ds.X.shape[1:], law, n_targets=n_targets, seed=seed).to(tensors["train"].X.device)
+    m.head.init_bias(tensors["train"].y.cpu(), None if tensors["train"].trials is None else tensors["train"].trials.cpu())
+    m.to(tensors["train"].X.device)
+    t0 = time.perf_counter()
+    res = train(m, tensors["train"], tensors["val"], cfg.train, seed=seed, progress=progress)
+    history = {**res.history, "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "diverged_epoch": res.diverged_epoch}
+    if res.status == "ok":
+        metrics, arrays = evaluate_run(m, law, tensors["test"])
+        metrics["val_nll"] = min(res.history["val"]) if res.history["val"] else None
+    else:
+        metrics, arrays = {"reasons": {"all": f"diverged at epoch {res.diverged_epoch}"}}, {}
+    seconds = time.perf_counter() - t0
+    run_cfg = {"law": [law.name, law.options()], "label": label, "seed": seed, "model": cfg.model, "train": cfg.train.as_dict()}
+    st.put_run(
+        key,
+        comparison=comparison,
+        law=label,
+        seed=seed,
+        status=res.status,
+        config=run_cfg,
+        metrics=metrics,
+        history=history,
+        arrays=arrays,
+        seconds=seconds,
+    )
+    return {
+        "key": key,
+        "comparison": comparison,
+        "law": label,
+        "seed": seed,
+        "status": res.status,
+        "config": run_cfg,
+        "metrics": metrics,
+        "history": history,
+        "seconds": seconds,
+        "arrays": arrays,
+    }
+
+
+def load_result(store: str | Store, comparison: str | None = None) -> ComparisonResult:
+    """Rebuild a :class:`ComparisonResult` from a store (its latest comparison unless ``comparison`` is given)."""
+    st = store if isinstance(store, Store) else Store(store)
+    comps = st.comparisons()
+    if not comps:
+        raise LosslabError(f"store {st.path!r} holds no comparison")
+    comp = comps[-1] if comparison is None else next((c for c in comps if c["key"] == comparison), None)
+    if comp is None:
+        raise LosslabError(f"store {st.path!r} has no comparison {comparison!r}")
+    c = comp["config"]
+    cfg = CompareConfig(
+        laws=[(n, o) for n, o in c["laws"]],
+        seeds=c["seeds"],
+        model=c["model"],
+        primary_metric=c["primary_metric"],
+        train=TrainConfig(**c["train"]),
+        split_seed=c["split_seed"],
+        val=c["val"],
+        test=c["test"],
+        device=c["device"],
+        standardize=c["standardize"],
+    )
+    runs = list(st.runs(comp["key"], arrays=True))
+    labels = {law_label(n, o) for n, o in cfg.laws}
+    runs = [r for r in runs if r["law"] in labels and r["seed"] in cfg.seeds]
+    if not runs:
+        raise LosslabError(f"store {st.path!r}: the comparison has no finished run yet")
+    data = c.get("data", {})
+    return ComparisonResult(runs, cfg, data_meta={"name": data.get("name"), "n": data.get("n"), "kind": data.get("kind")}, store=st)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items() if not isinstance(v, np.ndarray)}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import scipy
+
+    return {
+        "losslab": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,181 @@
+"""A SQLite store of finished runs: one row per run, written the moment the run ends.
+
+WAL journaling and one transaction per write let several processes share a
+store; a comparison killed at any point loses no finished run, and re-running
+it skips every run whose key is already stored.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .._errors import LosslabError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    comparison TEXT NOT NULL,
+    law TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    history TEXT NOT NULL,
+    arrays BLOB,
+    seconds REAL NOT NULL,
+    finished REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS comparisons (key TEXT PRIMARY KEY, config TEXT NOT NULL, created REAL NOT NULL);
+"""
+
+
+def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def unpack_arrays(blob: bytes | None) -> dict[str, np.ndarray]:
+    if not blob:
+        return {}
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+class Store:
+    """Runs of comparisons in one SQLite file (``":memory:"`` for a throw-away store)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            parent = Path(self.path).resolve().parent
+            if not parent.is_dir():
+                raise LosslabError(f"store {self.path!r}: folder {str(parent)!r} does not exist")
+        try:
+            self._con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA busy_timeout=60000")
+            self._con.executescript(_SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as e:
+            raise LosslabError(f"store {self.path!r} is not a losslab store ({e})") from None
+
+    def _check_version(self) -> None:
+        with self._transaction() as cur:
+            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise LosslabError(
+                    f"store {self.path!r} has schema version {row[0]}, this losslab reads version {SCHEMA_VERSION}; "
+                    f"use a new --store file"
+                )
+
+    def _transaction(self):
+        con = self._con
+
+        class _Tx:
+            def __enter__(self_inner) -> sqlite3.Cursor:
+                con.execute("BEGIN IMMEDIATE")
+                return con.cursor()
+
+            def __exit__(self_inner, exc_type, exc, tb) -> None:
+                con.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ runs
+    def has(self, key: str) -> bool:
+        return self._con.execute("SELECT 1 FROM runs WHERE key=?", (key,)).fetchone() is not None
+
+    def put_run(
+        self,
+        key: str,
+        *,
+        comparison: str,
+        law: str,
+        seed: int,
+        status: str,
+        config: dict,
+        metrics: dict,
+        history: dict,
+        arrays: dict[str, np.ndarray],
+        seconds: float,
+    ) -> None:
+        row = (
+            key,
+            comparison,
+            law,
+            int(seed),
+            status,
+            json.dumps(config, sort_keys=True),
+            json.dumps(metrics, sort_keys=True, allow_nan=True),
+            json.dumps(history, allow_nan=True),
+            pack_arrays(arrays),
+            float(seconds),
+            time.time(),
+        )
+        with self._transaction() as cur:
+            cur.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+
+    def get_run(self, key: str, *, arrays: bool = True) -> dict | None:
+        cols = "key, comparison, law, seed, status, config, metrics, history, seconds, finished" + (", arrays" if arrays else "")
+        row = self._con.execute(f"SELECT {cols} FROM runs WHERE key=?", (key,)).fetchone()
+        return None if row is None else self._row(row, arrays)
+
+    def runs(self, comparison: str | None = None, *, arrays: bool = False) -> Iterator[dict]:
+        cols = "key, comparison, law, seed, status, config, metrics, history, seconds, finished" + (", arrays" if arrays else "")
+        if comparison is None:
+            cur = self._con.execute(f"SELECT {cols} FROM runs ORDER BY finished")
+        else:
+            cur = self._con.execute(f"SELECT {cols} FROM runs WHERE comparison=? ORDER BY finished", (comparison,))
+        for row in cur.fetchall():
+            yield self._row(row, arrays)
+
+    @staticmethod
+    def _row(row: tuple, arrays: bool) -> dict:
+        out = {
+            "key": row[0],
+            "comparison": row[1],
+            "law": row[2],
+            "seed": row[3],
+            "status": row[4],
+            "config": json.loads(row[5]),
+            "metrics": json.loads(row[6]),
+            "history": json.loads(row[7]),
+            "seconds": row[8],
+            "finished": row[9],
+        }
+        if arrays:
+            out["arrays"] = unpack_arrays(row[10])
+        return out
+
+    # ----------------------------------------------------------- comparisons
+    def put_comparison(self, key: str, config: dict) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO comparisons VALUES (?,?,?)", (key, json.dumps(config, sort_keys=True), time.time())
+            )
+
+    def comparisons(self) -> list[dict]:
+        rows = self._con.execute("SELECT key, config, created FROM comparisons ORDER BY created").fetchall()
+        return [{"key": k, "config": json.loads(c), "created": t} for k, c, t in rows]

@@ -1,0 +1,270 @@
+"""Write a comparison's report: report.html (self-contained), report.md, PNG figures, results.csv/json.
+
+The answer comes first: the recommended law, what it was compared on, the laws
+tied with it and why. Every user-supplied string is HTML-escaped, and files are
+written only inside the chosen output folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import LosslabError
+from ..experiment.compare import ComparisonResult, versions
+from ..experiment.stats import NOT_RANKED, higher_is_better
+from . import figures as F
+
+TABLE_METRICS = (
+    "mean_squared_error",
+    "mean_absolute_error",
+    "log_score",
+    "crps",
+    "calibration_error",
+    "bernoulli_kl",
+    "pit_calibration_error",
+    "interval_coverage",
+    "spearman_score",
+)
+
+
+def _fmt(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return "–" if not math.isfinite(f) else f"{f:.4g}"
+
+
+def summary_table(result: ComparisonResult) -> pd.DataFrame:
+    """Law x metric strings "mean ± half-width", the best per column marked with ★."""
+    table = result.table()
+    metrics = [m for m in TABLE_METRICS if m in table.columns] + [
+        m for m in result.metrics() if m not in TABLE_METRICS and m not in ("seconds", "epochs", "val_nll")
+    ]
+    out = pd.DataFrame(index=table.index)
+    for m in metrics:
+        col = table[m].astype(float)
+        best = None
+        if m not in NOT_RANKED and col.notna().any():
+            best = col.idxmax() if higher_is_better(m) else col.idxmin()
+        cells = []
+        for law in table.index:
+            v, lo, hi = table.loc[law, m], table.loc[law, f"{m}_low"], table.loc[law, f"{m}_high"]
+            s = _fmt(v) + (f" ± {_fmt((hi - lo) / 2)}" if math.isfinite(lo) and math.isfinite(hi) else "")
+            cells.append(("★ " if law == best else "") + s)
+        out[m] = cells
+    if "seconds" in table.columns:
+        out["seconds/run"] = [_fmt(v) for v in table["seconds"]]
+    paired = result.paired()
+    out[f"p vs best ({result.config.primary_metric})"] = [_fmt(p) for p in paired["p_value"].reindex(table.index)]
+    return out
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def draw_figures(result: ComparisonResult, out: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths: dict[str, Path] = {}
+    metric = result.config.primary_metric
+    n = len(result.laws)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+
+    fig, ax = plt.subplots(figsize=(7, 0.45 * n + 1.5))
+    F.plot_metric_dots(F.metric_dots_data(result, metric), metric, ax=ax)
+    paths["metric"] = _save(fig, out / "metric.png")
+
+    rel = F.reliability_data(result)
+    if rel:
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False)
+        for ax, law in zip(axes.flat, result.laws):
+            if law in rel:
+                F.plot_reliability(rel[law], law, ax=ax)
+            else:
+                ax.set_axis_off()
+        for ax in list(axes.flat)[n:]:
+            ax.set_axis_off()
+        paths["reliability"] = _save(fig, out / "reliability.png")
+
+    curves = F.learning_curves_data(result)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.8 * rows), squeeze=False)
+    for ax, law in zip(axes.flat, result.laws):
+        F.plot_learning_curves(curves.get(law, []), law, ax=ax)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    paths["learning"] = _save(fig, out / "learning_curves.png")
+
+    pit = F.pit_data(result)
+    if pit:
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), squeeze=False)
+        for ax, law in zip(axes.flat, result.laws):
+            if law in pit:
+                F.plot_pit(pit[law], law, ax=ax)
+            else:
+                ax.text(0.5, 0.5, "no PIT for this law", ha="center", va="center", fontsize=8)
+                ax.set_axis_off()
+        for ax in list(axes.flat)[n:]:
+            ax.set_axis_off()
+        paths["pit"] = _save(fig, out / "pit.png")
+
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False)
+    for ax, law in zip(axes.flat, result.laws):
+        y, p = F.pooled_predictions(result, law)
+        F.plot_scatter(y, p, law, ax=ax)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    paths["scatter"] = _save(fig, out / "scatter.png")
+
+    ys = [r["arrays"]["y_true"] for r in result.runs if "y_true" in (r.get("arrays") or {})]
+    if ys:
+        counts, edges = F.label_histogram_data(ys[0])
+        fig, ax = plt.subplots(figsize=(6, 3))
+        F.plot_label_histogram(counts, edges, "test labels", ax=ax)
+        paths["labels"] = _save(fig, out / "labels.png")
+    return paths
+
+
+def _labels_summary(result: ComparisonResult) -> list[str]:
+    rep = result.labels
+    if rep is None:
+        return []
+    msgs = list(getattr(rep, "messages", []) or [])
+    facts = []
+    for k in ("n", "n_targets", "min", "max", "mean", "std", "frac_zero", "frac_one", "support_kind"):
+        if hasattr(rep, k):
+            facts.append(f"{k} = {_fmt(getattr(rep, k))}")
+    return ([", ".join(facts)] if facts else []) + msgs
+
+
+def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str | None = None, figures: bool = True) -> dict[str, Path]:
+    """Write the report files into ``out_dir`` (created if missing); return their paths."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise LosslabError(f"output folder {str(out)!r} is not writable ({e.strerror})") from None
+    rec = result.recommend()
+    table = summary_table(result)
+    frame = result.frame()
+    paths: dict[str, Path] = {}
+    frame.to_csv(out / "results.csv", index=False)
+    paths["csv"] = out / "results.csv"
+    payload = {
+        "recommendation": {"law": rec.law, "metric": rec.metric, "value": rec.value, "tied": rec.tied, "reason": rec.reason},
+        "data": result.data_meta,
+        "config": result.config.as_dict(),
+        "versions": versions(),
+        "command": command,
+        "table": json.loads(result.table().to_json(orient="index")),
+        "runs": json.loads(frame.to_json(orient="records")),
+    }
+    (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
+    paths["json"] = out / "results.json"
+    figs = draw_figures(result, out) if figures else {}
+    paths.update(figs)
+    paths["md"] = _write_md(out, result, rec, table, figs, command)
+    paths["html"] = _write_html(out, result, rec, table, figs, command)
+    return paths
+
+
+def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None) -> Path:
+    lines = [
+        f"# losslab report: {result.data_meta.get('name', 'data')}",
+        "",
+        f"**{rec.reason}**",
+        "",
+        "## Metrics (mean ± 95% CI half-width over seeds; ★ best per column)",
+        "",
+        markdown_table(table),
+        "",
+    ]
+    for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability"), ("learning", "Learning curves"), ("pit", "PIT histograms"), ("scatter", "Predicted vs true"), ("labels", "Labels")):
+        if key in figs:
+            lines += [f"## {title}", "", f"![{title}]({figs[key].name})", ""]
+    lines += ["## Labels", ""] + [f"- {m}" for m in _labels_summary(result)] + [""]
+    lines += ["## Configuration", "", "```json", json.dumps({**result.config.as_dict(), "versions": versions()}, indent=1, default=str), "```", ""]
+    if command:
+        lines += ["Reproduce with:", "", "```bash", command, "```", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A pipe table with the index as first column (``|`` in cells escaped)."""
+    cols = [table.index.name or "", *map(str, table.columns)]
+    esc = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(esc, cols)) + " |", "|" + "---|" * len(cols)]
+    for idx, row in zip(table.index, table.itertuples(index=False)):
+        lines.append("| " + " | ".join(esc(v) for v in (idx, *row)) + " |")
+    return "\n".join(lines)
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+.answer{background:#eef7ee;border-left:6px solid #2e7d32;padding:1em 1.2em;font-size:1.1em;line-height:1.5}
+.answer b{font-size:1.25em}
+table{border-collapse:collapse;font-size:.85em;margin:1em 0}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:right}
+th:first-child,td:first-child{text-align:left}tr:first-child th{background:#f5f5f5}
+img{max-width:100%;border:1px solid #eee;margin:.5em 0}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
+.muted{color:#666;font-size:.9em}
+"""
+
+
+def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None) -> Path:
+    e = html.escape
+    name = e(str(result.data_meta.get("name", "data")))
+    head = "".join(f"<th>{e(str(c))}</th>" for c in ["law", *table.columns])
+    body = "".join(
+        "<tr>" + f"<td>{'<b>' if law == rec.law else ''}{e(str(law))}{'</b>' if law == rec.law else ''}</td>"
+        + "".join(f"<td>{e(str(v))}</td>" for v in row)
+        + "</tr>"
+        for law, row in zip(table.index, table.itertuples(index=False))
+    )
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>losslab report: {name}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Which loss suits these labels? <span class='muted'>{name}</span></h1>",
+        f"<div class='answer' id='recommendation'><b>Recommended: {e(rec.law)}</b><br>{e(rec.reason)}</div>",
+        f"<h2>Metrics</h2><p class='muted'>Mean ± 95% CI half-width over seeds on held-out data; ★ marks the best per column; "
+        f"p-values are paired t-tests against the best law on {e(rec.metric)}.</p>",
+        f"<table><tr>{head}</tr>{body}</table>",
+    ]
+    for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability (mean prediction vs mean float label per bin, with bin counts)"), ("learning", "Learning curves"), ("pit", "PIT histograms (flat = calibrated)"), ("scatter", "Predicted vs true"), ("labels", "Test labels")):
+        if key in figs:
+            parts.append(f"<h2>{e(title)}</h2>{_img(figs[key], title)}")
+    parts.append("<h2>Labels</h2><ul>" + "".join(f"<li>{e(m)}</li>" for m in _labels_summary(result)) + "</ul>")
+    cfg = json.dumps({**result.config.as_dict(), "data": result.data_meta, "versions": versions()}, indent=1, default=str)
+    parts.append(f"<h2>Configuration</h2><pre>{e(cfg)}</pre>")
+    if command:
+        parts.append(f"<h2>Reproduce</h2><pre>{e(command)}</pre>")
+    parts.append("</body></html>")
+    path = out / "report.html"
+    path.write_text("\n".join(parts))
+    return path
