@@ -207,7 +207,9 @@ def laws(name: Optional[str] = typer.Argument(None, help="A law's name for its d
 
         names = [name] if name else list_laws()
         t = Table(title="laws (each loss is the NLL of a law)")
-        for col in ("name", "support", "raw outputs", "links", "NLL"):
+        t.add_column("name", no_wrap=True)
+        t.add_column("support", no_wrap=True)
+        for col in ("raw", "links", "NLL"):
             t.add_column(col, overflow="fold")
         for n in names:
             law = get_law(n)

@@ -65,7 +65,9 @@ def log_softplus(raw: torch.Tensor) -> torch.Tensor:
     >>> float(log_softplus(torch.tensor(-1e4)))
     -10000.0
     """
-    neg = raw < -15.0
+    # log(softplus(r)) = r + log1p(-e^r / 2 + ...): below -30 the correction (< 5e-14) is under float64 rounding
+    # of r, while softplus itself stays a normal float32 number down to about -87.
+    neg = raw < -30.0
     safe = torch.where(neg, torch.zeros_like(raw), raw)
     return torch.where(neg, raw, torch.log(F.softplus(safe)))
 

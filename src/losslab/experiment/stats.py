@@ -10,12 +10,22 @@ from scipy import stats
 
 #: metrics where a larger value is better; every other metric is lower-is-better
 HIGHER_IS_BETTER = {"spearman_score", "auroc_score", "r2_score"}
+#: scores that are negatively oriented despite the ``_score`` suffix (the log score here is a mean NLL)
+LOWER_IS_BETTER = {"log_score", "energy_score", "val_nll"}
 #: metrics that are not ranked (a coverage is good when near its nominal level, not when high or low)
 NOT_RANKED = {"interval_coverage", "interval_width", "seconds", "epochs"}
 
 
 def higher_is_better(metric: str) -> bool:
-    """scikit-learn's convention: ``*_score`` is higher-better, ``*_error`` / ``*_loss`` lower-better."""
+    """scikit-learn's convention: ``*_score`` is higher-better, ``*_error`` / ``*_loss`` lower-better.
+
+    The proper scoring rules ``log_score`` (a mean NLL) and ``energy_score`` are lower-better.
+
+    >>> higher_is_better("spearman_score"), higher_is_better("log_score"), higher_is_better("crps")
+    (True, False, False)
+    """
+    if metric in LOWER_IS_BETTER:
+        return False
     return metric in HIGHER_IS_BETTER or metric.endswith("_score")
 
 

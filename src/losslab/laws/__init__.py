@@ -8,7 +8,19 @@ from ._base import SUPPORTS, Law, ScalarLaw, validation, validation_enabled
 from ._registry import get_law, law_class, list_laws, register_law
 
 # Importing the family modules registers their laws.
-from . import bernoulli, gaussian  # noqa: E402,F401  isort: skip
+from . import (  # noqa: E402,F401  isort: skip
+    bernoulli,
+    beta,
+    binned,
+    continuous_bernoulli,
+    exponential,
+    gaussian,
+    laplace,
+    logit_normal,
+    mixture,
+    mvn,
+    student_t,
+)
 
 __all__ = [
     "Law",

@@ -85,6 +85,10 @@ class Law:
     point_kinds: ClassVar[tuple[str, ...]] = ("mean",)
     #: the minimiser of the expected training objective over a label distribution is its mean
     mean_minimiser: ClassVar[bool] = False
+    #: what ``nll`` is the negative log of: "density" (w.r.t. Lebesgue measure), "pmf" (of counts k out of n),
+    #: "mixed" (masses at atoms, density elsewhere) or "soft-bernoulli" (BCE of a float label; no density over y).
+    #: Log scores are comparable only between laws of the same kind.
+    likelihood: ClassVar[str] = "density"
     #: the training objective stops some gradients on purpose (beta-NLL), so it is not gradchecked
     stop_gradient: bool = False
 

@@ -42,6 +42,7 @@ class Bernoulli(ScalarLaw):
     (0.6931, 0.1308)
     """
 
+    likelihood = "soft-bernoulli"
     support = "unit_interval_closed"
     formula = "softplus(x) - x y  (= BCE of sigmoid(x) against soft label y)"
     mean_minimiser = True
@@ -93,6 +94,7 @@ class Binomial(ScalarLaw):
     0.6931
     """
 
+    likelihood = "pmf"
     support = "unit_interval_closed"
     needs_trials = True
     formula = "n * BCE(x, y) - log C(n, n y)"
@@ -145,6 +147,7 @@ class BetaBinomial(ScalarLaw):
     1.3863
     """
 
+    likelihood = "pmf"
     support = "unit_interval_closed"
     needs_trials = True
     formula = "-log C(n,k) - log B(k + mu phi, n - k + (1 - mu) phi) + log B(mu phi, (1 - mu) phi)"

@@ -35,6 +35,41 @@ TABLE_METRICS = (
 )
 
 
+#: metrics on the scale of each law's own likelihood: comparable only between laws of one kind
+LIKELIHOOD_METRICS = ("log_score", "val_nll")
+
+
+def likelihood_kinds(result: ComparisonResult) -> dict[str, str]:
+    """``{law label: "density" | "pmf" | "mixed" | "soft-bernoulli"}`` (see ``Law.likelihood``)."""
+    from ..experiment.compare import law_label
+    from ..laws import law_class
+
+    return {law_label(n, o): law_class(n).likelihood for n, o in result.config.laws}
+
+
+def caveats(result: ComparisonResult) -> list[str]:
+    """Plain sentences on what the table's numbers can and cannot be compared on."""
+    kinds = likelihood_kinds(result)
+    notes = []
+    if len(set(kinds.values())) > 1:
+        groups: dict[str, list[str]] = {}
+        for law, k in kinds.items():
+            groups.setdefault(k, []).append(law)
+        notes.append(
+            "log_score is the mean NLL on each law's own scale, so it is not ranked across kinds: "
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
+            + " (soft-bernoulli is BCE, not a density; pmf is over counts k of n)."
+        )
+    rep = result.labels
+    atoms = (getattr(rep, "frac_zero", 0) or 0) + (getattr(rep, "frac_one", 0) or 0)
+    if atoms > 0 and "density" in kinds.values():
+        notes.append(
+            f"{100 * atoms:.0f}% of labels are exactly 0 or 1: a density law can raise its log score without "
+            "bound by piling density at the edges, so for such labels prefer CRPS and the point metrics."
+        )
+    return notes
+
+
 def _fmt(v: Any) -> str:
     try:
         f = float(v)
@@ -50,10 +85,12 @@ def summary_table(result: ComparisonResult) -> pd.DataFrame:
         m for m in result.metrics() if m not in TABLE_METRICS and m not in ("seconds", "epochs", "val_nll")
     ]
     out = pd.DataFrame(index=table.index)
+    kinds = likelihood_kinds(result)
     for m in metrics:
         col = table[m].astype(float)
         best = None
-        if m not in NOT_RANKED and col.notna().any():
+        mixed = m in LIKELIHOOD_METRICS and len({kinds[law] for law in col.dropna().index}) > 1
+        if m not in NOT_RANKED and col.notna().any() and not mixed:
             best = col.idxmax() if higher_is_better(m) else col.idxmin()
         cells = []
         for law in table.index:
@@ -199,7 +236,7 @@ def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path]
         "",
         markdown_table(table),
         "",
-    ]
+    ] + [f"> {c}" for c in caveats(result)] + [""]
     for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability"), ("learning", "Learning curves"), ("pit", "PIT histograms"), ("scatter", "Predicted vs true"), ("labels", "Labels")):
         if key in figs:
             lines += [f"## {title}", "", f"![{title}]({figs[key].name})", ""]
@@ -255,7 +292,7 @@ def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Pat
         f"<h2>Metrics</h2><p class='muted'>Mean ± 95% CI half-width over seeds on held-out data; ★ marks the best per column; "
         f"p-values are paired t-tests against the best law on {e(rec.metric)}.</p>",
         f"<table><tr>{head}</tr>{body}</table>",
-    ]
+    ] + [f"<p class='muted'>{e(c)}</p>" for c in caveats(result)]
     for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability (mean prediction vs mean float label per bin, with bin counts)"), ("learning", "Learning curves"), ("pit", "PIT histograms (flat = calibrated)"), ("scatter", "Predicted vs true"), ("labels", "Test labels")):
         if key in figs:
             parts.append(f"<h2>{e(title)}</h2>{_img(figs[key], title)}")

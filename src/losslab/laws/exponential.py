@@ -1,0 +1,140 @@
+"""Exponential law: non-negative labels (waiting times, sizes) through a rate."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+from torch.distributions import Exponential as TorchExponential
+
+from .._errors import LosslabError, first_rows
+from ..links import Link, log_softplus, positive_inv
+from ._base import Params, ScalarLaw
+from ._registry import register_law
+
+LOG_2 = math.log(2.0)
+
+SOFTPLUS = Link("softplus", F.softplus, lambda v: positive_inv(v, 0.0))
+
+#: below this raw output, log(softplus(r)) is replaced by r (as in :func:`losslab.links.log_softplus`)
+SMALL_RAW = -15.0
+
+
+class _ReducedExponentialNLL(torch.autograd.Function):
+    """``sum_i softplus(r_i) y_i - log softplus(r_i)``, times ``scale``, in a few fused passes.
+
+    The composite (softplus, log_softplus, mul, sub, mean) costs twice the memory traffic
+    of ``Exponential(softplus(r)).log_prob`` because ``log_softplus`` guards with ``where``
+    twice; here the guard is one boolean mask shared by the forward and backward passes,
+    and the product is reduced by ``dot``. Once differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, r: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
+        rate = F.softplus(r)
+        small = r < SMALL_RAW
+        # log(0) = -inf where softplus underflows is only ever read in the unselected branch;
+        # no autograd graph runs through this forward, so it cannot poison a gradient.
+        log_rate = torch.where(small, r, torch.log(rate))
+        ctx.save_for_backward(r, y, rate, small)
+        ctx.scale = scale
+        return (torch.dot(rate.reshape(-1), y.reshape(-1)) - log_rate.sum()) * scale
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        r, y, rate, small = ctx.saved_tensors
+        sig = torch.sigmoid(r)
+        # d/dr log softplus(r) = sigmoid(r) / softplus(r), which tends to 1 where both underflow.
+        dlog = torch.where(small, 1.0, sig / rate)
+        # d nll / dr = sigmoid(r) y - dlog, written as -(dlog - sig y) with one fused addcmul.
+        return torch.addcmul(dlog, sig, y, value=-1).mul_(-grad * ctx.scale), None, None
+
+
+@register_law("exponential")
+class Exponential(ScalarLaw):
+    r"""Exponential law of a non-negative label with a learned rate.
+
+    .. math::
+        -\log p(y \mid \lambda) = \lambda y - \log\lambda, \qquad \lambda = \operatorname{softplus}(r)
+
+    This is the "``f(x) y - log f(x)``" loss with ``f = softplus``. ``log lambda`` is
+    computed as ``log_softplus(r)`` (which is ``r`` itself for very negative ``r``, where
+    ``softplus`` underflows), so the loss stays finite for raw outputs at ±1e4 without
+    any floor on the rate. :meth:`link` returns ``rate`` and this ``log_rate``.
+
+    The expected NLL under a label distribution is minimised at ``1 / lambda = E[y]``:
+    the predicted mean is the label mean. The infimum over ``lambda`` at ``y > 0`` is
+    ``1 + log y`` (at ``lambda = 1 / y``); at ``y = 0`` the NLL ``-log lambda`` has no
+    lower bound, so :meth:`excess` raises a :class:`~losslab.LosslabError` on zero labels.
+
+    Raw outputs: ``[rate]``.
+
+    References:
+        Johnson, Kotz & Balakrishnan, *Continuous Univariate Distributions* vol. 1, ch. 19;
+        McCullagh & Nelder (1989), *Generalized Linear Models* (exponential = gamma with shape 1).
+
+    >>> law = Exponential()
+    >>> p = law.link(law.inverse_link({"rate": 1.0}).unsqueeze(0))
+    >>> round(float(law.nll(p, torch.tensor([2.0]))), 4)  # 2 - log 1
+    2.0
+    >>> round(float(law.excess(p, torch.tensor([2.0]))), 4)  # 2 - (1 + log 2)
+    0.3069
+    """
+
+    formula = "rate y - log rate,  rate = softplus(x)"
+    support = "nonnegative"
+    point_kinds = ("mean", "median", "mode")
+    mean_minimiser = True
+
+    def param_links(self) -> dict[str, Link]:
+        return {"rate": SOFTPLUS}
+
+    def link(self, raw: torch.Tensor) -> Params:
+        r = self.split_raw(raw)["rate"]
+        return {"rate": F.softplus(r), "log_rate": log_softplus(r)}
+
+    def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
+        # Marginal maximum likelihood: rate = 1 / mean(y) (all-zero labels get a large finite rate).
+        return {"rate": 1.0 / y.mean().clamp(min=1e-6)}
+
+    @staticmethod
+    def _log_rate(params: Params) -> torch.Tensor:
+        return params["log_rate"] if "log_rate" in params else torch.log(params["rate"])
+
+    def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
+        return params["rate"] * y - self._log_rate(params)
+
+    def loss(self, raw, y, *, reduction="mean", weight=None, trials=None):  # noqa: D102 - see Law.loss
+        fused = weight is None and reduction in ("mean", "sum") and not (torch.is_tensor(y) and y.requires_grad)
+        if not fused:
+            return super().loss(raw, y, reduction=reduction, weight=weight, trials=trials)
+        r = self.split_raw(raw)["rate"]
+        y, _ = self._prepare({"rate": r}, y, trials)
+        if y.numel() == 0:
+            return super().loss(raw, y, reduction=reduction)
+        return _ReducedExponentialNLL.apply(r, y, 1.0 / y.numel() if reduction == "mean" else 1.0)
+
+    def _infimum(self, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
+        zero = y <= 0
+        if bool(zero.any()):
+            raise LosslabError(
+                f"{self.name}: excess is undefined at labels y = 0 ({int(zero.sum())} of {y.numel()}, first at "
+                f"row(s) {first_rows(zero)}): -log rate has no lower bound there; expected labels y > 0"
+            )
+        return 1.0 + torch.log(y)
+
+    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchExponential:
+        return TorchExponential(params["rate"], validate_args=False)
+
+    def _mean(self, params: Params) -> torch.Tensor:
+        return torch.exp(-self._log_rate(params))
+
+    def _median(self, params: Params) -> torch.Tensor:
+        return LOG_2 * torch.exp(-self._log_rate(params))
+
+    def _mode(self, params: Params) -> torch.Tensor:
+        return torch.zeros_like(params["rate"])

@@ -1,0 +1,157 @@
+"""Laplace laws: fixed scale (the law behind the mean absolute error) and learned scale."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.distributions import Laplace as TorchLaplace
+
+from .._errors import LosslabError
+from ..links import IDENTITY, Link, positive_link
+from ._base import Params, ScalarLaw
+from ._registry import register_law
+
+LOG_2 = math.log(2.0)
+
+
+def laplace_nll(loc: torch.Tensor, scale: torch.Tensor | float, y: torch.Tensor) -> torch.Tensor:
+    r"""Per-element Laplace NLL, :math:`|y - \mu| / b + \log 2b`, shape of ``y``."""
+    if isinstance(scale, float):
+        return F.l1_loss(loc, y, reduction="none") * (1.0 / scale) + math.log(2.0 * scale)
+    return torch.abs(y - loc) / scale + torch.log(scale) + LOG_2
+
+
+@register_law("laplace")
+class Laplace(ScalarLaw):
+    r"""Laplace law with a fixed scale: the law behind the mean absolute error.
+
+    .. math::
+        -\log p(y \mid \mu) = \frac{|y - \mu|}{b} + \log 2b
+
+    Minimising it is minimising MAE: its minimiser over a label distribution is the
+    label *median*, not the mean (so ``mean_minimiser`` is False). The infimum over
+    ``mu`` is ``log 2b`` (at ``mu = y``), which :meth:`excess` subtracts.
+
+    Args:
+        scale: the fixed scale ``b`` (default 1); the standard deviation is ``b * sqrt(2)``.
+
+    Raw outputs: ``[loc]`` (identity link).
+
+    References:
+        Laplace (1774); Johnson, Kotz & Balakrishnan, *Continuous Univariate
+        Distributions* vol. 2, ch. 24.
+
+    >>> law = Laplace()
+    >>> p = law.link(torch.tensor([[0.5]]))
+    >>> round(float(law.nll(p, torch.tensor([2.0]))), 4)  # 1.5 + log 2
+    2.1931
+    >>> round(float(law.excess(p, torch.tensor([2.0]))), 4)
+    1.5
+    """
+
+    formula = "|y - loc| / scale + log(2 scale)"
+    point_kinds = ("mean", "median", "mode")
+    support = "real"
+
+    def __init__(self, *, scale: float = 1.0, clamp: float | None = None) -> None:
+        super().__init__(clamp=clamp)
+        if not (isinstance(scale, (int, float)) and scale > 0 and math.isfinite(scale)):
+            raise LosslabError(f"{self.name}: scale={scale!r} must be a positive number")
+        self.scale = float(scale)
+
+    def options(self) -> dict[str, Any]:
+        return {"scale": self.scale, **super().options()}
+
+    def param_links(self) -> dict[str, Link]:
+        return {"loc": IDENTITY}
+
+    def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
+        # The marginal maximum-likelihood location of a Laplace law is the sample median.
+        return {"loc": y.median()}
+
+    def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
+        return laplace_nll(params["loc"], self.scale, y)
+
+    def loss(self, raw, y, *, reduction="mean", weight=None, trials=None):  # noqa: D102 - see Law.loss
+        if weight is None and reduction != "none":
+            # mean(|r| / b + c) = mean(|r|) / b + c: one fused torch kernel instead of three passes.
+            params = self.link(raw)
+            y, _ = self._prepare(params, y, trials)
+            ae = F.l1_loss(params["loc"], y, reduction=reduction)
+            const = math.log(2.0 * self.scale)
+            return ae * (1.0 / self.scale) + const * (1 if reduction == "mean" else y.numel())
+        return super().loss(raw, y, reduction=reduction, weight=weight, trials=trials)
+
+    def _infimum(self, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
+        return torch.full_like(y, math.log(2.0 * self.scale))
+
+    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchLaplace:
+        return TorchLaplace(params["loc"], torch.full_like(params["loc"], self.scale), validate_args=False)
+
+    def _mean(self, params: Params) -> torch.Tensor:
+        return params["loc"]
+
+    _median = _mode = _mean
+
+
+@register_law("laplace-hetero")
+class LaplaceHetero(ScalarLaw):
+    r"""Laplace law with a learned location and scale (heteroscedastic MAE).
+
+    .. math::
+        -\log p(y \mid \mu, b) = \frac{|y - \mu|}{b} + \log 2b,
+        \qquad b = \operatorname{softplus}(r) + b_{\min}
+
+    The scale can shrink towards ``b_min`` on a perfectly fitted label, so the NLL
+    has no useful infimum and :meth:`excess` is undefined (as for ``gaussian-hetero``).
+
+    Args:
+        min_scale: floor of the scale ``b``, used at training and prediction time alike (default 1e-3).
+
+    Raw outputs: ``[loc, scale]``.
+
+    References:
+        Kendall & Gal (2017), "What Uncertainties Do We Need in Bayesian Deep
+        Learning for Computer Vision?" (the Laplace variant of the aleatoric loss).
+
+    >>> law = LaplaceHetero()
+    >>> p = law.link(law.inverse_link({"loc": 0.0, "scale": 1.0}).unsqueeze(0))
+    >>> round(float(law.nll(p, torch.tensor([1.0]))), 4)  # 1 + log 2
+    1.6931
+    """
+
+    formula = "|y - loc| / scale + log(2 scale)"
+    point_kinds = ("mean", "median", "mode")
+    support = "real"
+
+    def __init__(self, *, min_scale: float = 1e-3, clamp: float | None = None) -> None:
+        super().__init__(clamp=clamp)
+        if not (isinstance(min_scale, (int, float)) and min_scale > 0 and math.isfinite(min_scale)):
+            raise LosslabError(f"{self.name}: min_scale={min_scale!r} must be a positive number")
+        self.min_scale = float(min_scale)
+
+    def options(self) -> dict[str, Any]:
+        return {"min_scale": self.min_scale, **super().options()}
+
+    def param_links(self) -> dict[str, Link]:
+        return {"loc": IDENTITY, "scale": positive_link(self.min_scale)}
+
+    def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
+        # Marginal maximum likelihood: the median, and the mean absolute deviation from it.
+        loc = y.median()
+        scale = (y - loc).abs().mean().clamp(min=10 * self.min_scale)
+        return {"loc": loc, "scale": scale}
+
+    def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
+        return laplace_nll(params["loc"], params["scale"], y)
+
+    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchLaplace:
+        return TorchLaplace(params["loc"], params["scale"], validate_args=False)
+
+    def _mean(self, params: Params) -> torch.Tensor:
+        return params["loc"]
+
+    _median = _mode = _mean

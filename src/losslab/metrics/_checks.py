@@ -1,0 +1,130 @@
+"""The one input check shared by every metric.
+
+:func:`check_array` converts one argument (numpy array, torch tensor, list or
+number) and rejects what no metric can use: non-numeric data, NaN or infinity,
+an empty array, a shape other than the one expected. Shapes must be equal,
+never broadcast: ``(N,)`` against ``(N, 1)`` is an error, because broadcasting
+them silently builds an ``(N, N)`` table of every label against every
+prediction. :func:`check_pair` applies it to ``(y_true, y_pred, sample_weight)``.
+Every error is a one-line :class:`~losslab.LosslabError` that names the argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._errors import LosslabError, check_finite, shape_str
+
+__all__ = ["check_array", "check_pair", "check_unit_interval", "check_choice"]
+
+
+def check_array(
+    x: Any,
+    name: str,
+    *,
+    shape: tuple[int, ...] | None = None,
+    ndims: tuple[int, ...] | None = None,
+    like: torch.Tensor | None = None,
+) -> np.ndarray | torch.Tensor:
+    """Validate one argument and convert it.
+
+    Args:
+        x: a numpy array, torch tensor, list or number.
+        name: the argument's name, used in error messages.
+        shape: the exact shape ``x`` must have (no broadcasting).
+        ndims: the numbers of dimensions allowed (checked when ``shape`` is None).
+        like: convert to a torch tensor of this tensor's dtype and device; without it,
+            convert to a float64 numpy array (tensors are detached first).
+
+    Returns:
+        ``x`` as a float64 ``np.ndarray``, or as a tensor like ``like``.
+
+    >>> check_array([0.5, 1.0], "y_true")
+    array([0.5, 1. ])
+    """
+    if torch.is_tensor(x):
+        t = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # ragged lists and other unconvertible objects
+            raise LosslabError(f"{name} could not be read as an array ({type(exc).__name__}); expected numbers") from None
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise LosslabError(f"{name} has dtype {arr.dtype}; expected numbers")
+        if np.iscomplexobj(arr):
+            raise LosslabError(f"{name} holds complex numbers; expected real numbers")
+        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64))
+    if t.is_complex():
+        raise LosslabError(f"{name} holds complex numbers; expected real numbers")
+    if like is not None:
+        t = t.to(dtype=like.dtype if like.is_floating_point() else torch.get_default_dtype(), device=like.device)
+    else:
+        t = t.detach().to(device="cpu", dtype=torch.float64)
+    if shape is not None and tuple(t.shape) != tuple(shape):
+        raise LosslabError(
+            f"{name} has shape {shape_str(t.shape)}, expected {shape_str(shape)}; shapes must match exactly, "
+            f"no broadcasting{_hint(tuple(t.shape), tuple(shape))}"
+        )
+    if shape is None and ndims is not None and t.ndim not in ndims:
+        want = " or ".join(f"{d}-d" for d in ndims)
+        raise LosslabError(f"{name} has shape {shape_str(t.shape)}; expected a {want} array")
+    if t.numel() == 0:
+        raise LosslabError(f"{name} is empty (shape {shape_str(t.shape)}); expected at least one value")
+    check_finite(name, t.detach())
+    return t if like is not None else t.numpy()
+
+
+def _hint(found: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    if len(found) == len(expected) + 1 and found[-1] == 1 and found[:-1] == expected:
+        return " (drop the trailing axis of size 1, e.g. .squeeze(-1))"
+    if len(found) + 1 == len(expected) and expected[-1] == 1 and found == expected[:-1]:
+        return " (add a trailing axis of size 1, e.g. [:, None])"
+    return ""
+
+
+def check_pair(
+    y_true: Any, y_pred: Any, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Check labels, predictions and optional per-row weights of a point metric.
+
+    ``y_true`` is ``(N,)`` or ``(N, T)`` (T outputs); ``y_pred`` must have exactly
+    the same shape; ``sample_weight`` is ``(N,)``, non-negative, with a positive sum.
+
+    Returns:
+        float64 numpy arrays ``(y_true, y_pred, sample_weight or None)``.
+    """
+    yt = check_array(y_true, "y_true", ndims=(1, 2))
+    yp = check_array(y_pred, "y_pred")
+    if yp.shape != yt.shape:
+        raise LosslabError(
+            f"y_pred has shape {shape_str(yp.shape)} but y_true has shape {shape_str(yt.shape)}; shapes must match "
+            f"exactly, no broadcasting{_hint(yp.shape, yt.shape)}"
+        )
+    w = None
+    if sample_weight is not None:
+        w = check_array(sample_weight, "sample_weight", shape=yt.shape[:1])
+        if (w < 0).any():
+            raise LosslabError(f"sample_weight has {int((w < 0).sum())} negative value(s); expected weights >= 0")
+        if not w.sum() > 0:
+            raise LosslabError("sample_weight sums to 0; expected at least one positive weight")
+    return yt, yp, w
+
+
+def check_unit_interval(x: np.ndarray, name: str) -> None:
+    """Raise if any value of ``x`` lies outside ``[0, 1]`` (probabilities and soft labels)."""
+    bad = (x < 0) | (x > 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
+        raise LosslabError(
+            f"{name} has {int(bad.sum())} value(s) outside [0, 1] (first at row {i}, e.g. {float(x[bad][0]):g}); "
+            f"expected probabilities in [0, 1]"
+        )
+
+
+def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> None:
+    """Raise unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise LosslabError(f"{name}={value!r}; expected one of {', '.join(repr(c) for c in choices)}")

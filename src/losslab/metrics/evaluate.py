@@ -1,0 +1,171 @@
+"""``evaluate(law, params, y)``: every metric that applies to a law, and why the others do not."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._errors import LosslabError
+from . import point as _point
+from .calibration import calibration_error
+from .scoring import _crps_values, _interval, _pit_values, _uniform_distance, energy_score
+
+__all__ = ["evaluate", "EVALUATED_METRICS"]
+
+#: the keys of :func:`evaluate`'s result that hold a metric (float or None)
+EVALUATED_METRICS: tuple[str, ...] = (
+    "log_score",
+    "crps",
+    "energy_score",
+    "pit_calibration_error",
+    "interval_coverage",
+    "interval_width",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "brier_loss",
+    "bernoulli_kl",
+    "spearman_score",
+    "auroc_score",
+    "calibration_error",
+)
+
+_PROBABILITY_METRICS = ("brier_loss", "bernoulli_kl", "auroc_score", "calibration_error")
+_DENSITY_METRICS = ("crps", "pit_calibration_error", "interval_coverage", "interval_width")
+
+
+def _columns(x: np.ndarray) -> list[np.ndarray]:
+    return [x] if x.ndim == 1 else [x[:, j] for j in range(x.shape[1])]
+
+
+def evaluate(
+    law: Any,
+    params: dict[str, torch.Tensor],
+    y: Any,
+    *,
+    trials: Any = None,
+    level: float = 0.9,
+    n_bins: int = 15,
+    threshold: float = 0.5,
+    n_samples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every metric of :data:`EVALUATED_METRICS` that applies to ``law``, with a reason for each that does not.
+
+    * ``log_score`` — mean NLL (``law.nll``; for ``bernoulli`` the soft BCE);
+    * ``crps``, ``pit_calibration_error`` (``l1``), ``interval_coverage``, ``interval_width``
+      (central ``level`` interval) — scalar laws with a distribution over the label
+      (not ``bernoulli``, whose soft-label "likelihood" has no density over [0, 1]);
+    * ``energy_score`` — multivariate laws (``mvn``);
+    * point metrics on the law's mean: ``mean_squared_error``, ``mean_absolute_error``,
+      ``spearman_score`` always; ``brier_loss``, ``bernoulli_kl``, ``calibration_error``
+      (soft-label ECE, ``l1``, ``n_bins`` uniform bins) and ``auroc_score`` (labels
+      binarised at ``threshold``) when the labels and the law's mean lie in [0, 1] —
+      always so for laws whose support is within [0, 1], and also, for example, for
+      ``sigmoid-mse``, whose mean is a sigmoid.
+
+    Args:
+        law: a :class:`~losslab.laws.Law`.
+        params: ``law.link(raw)``, batch shape ``(N,)`` or ``(N, T)`` (``T`` outputs).
+        y: labels, the shape the law expects (``(N,)``, ``(N, T)``, or ``(N, d)`` for ``mvn``).
+        trials: the number of trials per label, for laws that need it.
+        level: nominal level of the prediction interval.
+        n_bins: bins of the calibration error.
+        threshold: binarisation threshold of the AUROC.
+        n_samples, seed: for the estimators that draw (see :func:`~losslab.metrics.crps`).
+
+    Returns:
+        ``{metric: float or None, ..., "reasons": {metric: why None}, "methods": {"crps": ...}}``;
+        with 2-d labels also ``"per_output": {metric: [float or None per output]}`` (the top-level
+        value is the mean over outputs; for ``mvn`` only the point metrics are per output).
+    """
+    with torch.no_grad():
+        nll = law.nll(params, y, trials=trials)  # the law validates shapes, support and trials here
+        ref = nll
+        yt = torch.as_tensor(y).to(dtype=ref.dtype, device=ref.device) if not torch.is_tensor(y) else y.to(ref)
+        tr = None if trials is None else torch.as_tensor(trials, dtype=ref.dtype, device=ref.device)
+        dist = law.predictive(params, trials=tr) if law.needs_trials else law.predictive(params)
+        mean = law.point(params, "mean")
+
+    out: dict[str, Any] = {name: None for name in EVALUATED_METRICS}
+    reasons: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    multivariate = law.event_dim > 0
+    y_np = yt.detach().cpu().numpy().astype(np.float64)
+    m_np = mean.detach().cpu().numpy().astype(np.float64)
+    n_out = 1 if y_np.ndim == 1 else y_np.shape[1]
+    per: dict[str, list[float | None]] = {}
+
+    def put(name: str, values: list[float | None], why: str | None = None) -> None:
+        per[name] = values
+        ok = [v for v in values if v is not None]
+        if ok and len(ok) == len(values):
+            out[name] = float(np.mean(ok))
+        else:
+            reasons[name] = why or "undefined for at least one output"
+
+    def per_element(values: torch.Tensor) -> list[float | None]:
+        v = values.detach().cpu().numpy().astype(np.float64)
+        return [float(c.mean()) for c in _columns(v)] if not multivariate else [float(v.mean())]
+
+    # ---- log score
+    put("log_score", per_element(nll))
+
+    # ---- scores of a density over the label
+    if multivariate:
+        for name in _DENSITY_METRICS:
+            reasons[name] = f"{law.name} is multivariate (event_dim={law.event_dim}); CRPS, PIT and intervals are for scalar laws"
+        with torch.no_grad():
+            es = energy_score(dist, yt, reduction="none", n_samples=n_samples, seed=seed)
+        put("energy_score", [float(es.mean())])
+    else:
+        reasons["energy_score"] = "scalar law: the energy score equals the CRPS (see crps)"
+        try:
+            with torch.no_grad():
+                c, methods["crps"] = _crps_values(dist, yt, n_samples, seed)
+                u = _pit_values(dist, yt, seed)
+                lo, hi = _interval(dist, level, yt, n_samples, seed)
+            put("crps", per_element(c))
+            u_np = u.cpu().numpy().astype(np.float64)
+            put("pit_calibration_error", [_uniform_distance(col, "l1") for col in _columns(u_np)])
+            put("interval_coverage", per_element(((yt >= lo) & (yt <= hi)).to(torch.float64)))
+            put("interval_width", per_element((hi - lo).expand(yt.shape)))
+        except LosslabError as exc:
+            for name in _DENSITY_METRICS:
+                reasons[name] = str(exc)
+
+    # ---- point metrics on the mean
+    yc, mc = _columns(y_np), _columns(m_np)
+    for name in ("mean_squared_error", "mean_absolute_error"):
+        put(name, [getattr(_point, name)(a, b) for a, b in zip(yc, mc)])
+    rhos = [_point.spearman_score(a, b) for a, b in zip(yc, mc)]
+    put("spearman_score", [None if math.isnan(r) else r for r in rhos], "labels or mean predictions are constant")
+
+    lab_ok = bool(((y_np >= 0) & (y_np <= 1)).all())
+    mean_ok = bool(((m_np >= 0) & (m_np <= 1)).all())
+    if not (lab_ok and mean_ok):
+        what = "labels" if not lab_ok else f"{law.name}'s mean"
+        arr = y_np if not lab_ok else m_np
+        why = f"{what} leave [0, 1] (range {arr.min():.3g} to {arr.max():.3g}); the metric needs probabilities"
+        for name in _PROBABILITY_METRICS:
+            reasons[name] = why
+    else:
+        put("brier_loss", [_point.brier_loss(a, b) for a, b in zip(yc, mc)])
+        put("bernoulli_kl", [_point.bernoulli_kl(a, b) for a, b in zip(yc, mc)])
+        put("calibration_error", [calibration_error(a, b, n_bins=n_bins) for a, b in zip(yc, mc)])
+        aucs: list[float | None] = []
+        for a, b in zip(yc, mc):
+            try:
+                aucs.append(_point.auroc_score(a, b, threshold=threshold))
+            except LosslabError:
+                aucs.append(None)
+        put("auroc_score", aucs, f"labels fall on one side of threshold={threshold:g} (in at least one output)")
+
+    result: dict[str, Any] = dict(out)
+    result["reasons"] = reasons
+    result["methods"] = methods
+    if y_np.ndim == 2:
+        result["per_output"] = {k: v for k, v in per.items() if len(v) == n_out}
+    return result
