@@ -29,3 +29,11 @@ def test_ci_runs_the_readme_test_command():
 def test_package_declares_a_torch_range_not_a_pin():
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'"torch>=2\.\d+"', text)
+
+
+def test_readme_python_example_runs():
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)\n```", text, flags=re.S).group(1)
+    env: dict = {}
+    exec(compile(code, "README.md", "exec"), env)  # noqa: S102 - our own README, not user input
+    assert float(env["kl"].detach().min()) >= 0 and env["loss"].requires_grad

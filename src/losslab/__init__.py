@@ -1,10 +1,12 @@
 """losslab: which loss suits your float labels? Each loss is the NLL of a named law."""
 
-from ._errors import LosslabError
+__version__ = "0.1.0"
+
+from ._errors import LosslabError  # noqa: E402  (after __version__, which submodules read)
 from .heads import LawHead
 from .laws import Law, get_law, list_laws, register_law
 from .data import inspect
+from .experiment import compare
+from . import data, experiment, metrics  # noqa: E402  the subpackages as ll.data, ll.experiment, ll.metrics
 
-__version__ = "0.1.0"
-
-__all__ = ["LosslabError", "Law", "LawHead", "get_law", "list_laws", "register_law", "inspect", "__version__"]
+__all__ = ["LosslabError", "Law", "LawHead", "get_law", "list_laws", "register_law", "inspect", "compare", "data", "experiment", "metrics", "__version__"]

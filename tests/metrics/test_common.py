@@ -166,3 +166,10 @@ def test_core_metrics_import_neither_matplotlib_nor_typer():
     code = "import sys, losslab.metrics; print(any(m in sys.modules for m in ('matplotlib', 'typer')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_every_metric_is_exported():
+    import losslab.metrics as M
+
+    assert set(METRICS) <= set(M.__all__)
+    assert all(getattr(M, name) is f for name, f in METRICS.items())

@@ -6,8 +6,6 @@ References: scipy.stats (CDFs, pdfs, intervals, KS test), numerical integration 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -337,7 +335,7 @@ def test_interval_width_matches_scipy_intervals():
 @pytest.mark.parametrize("name", ["normal", "beta", "histogram", "logit-normal", "mixture-beta", "zoib", "scaled-binomial"])
 def test_interval_coverage_of_the_true_law_is_near_the_level(name):
     n = 10_000
-    true, wrong = _pit_laws(n)[name]
+    true, _ = _pit_laws(n)[name]
     torch.manual_seed(5)
     y = true.sample()
     cov = interval_coverage(true, y, level=0.8)

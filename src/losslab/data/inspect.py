@@ -94,6 +94,8 @@ class LabelReport:
 
 
 def _moments(v: np.ndarray) -> tuple[float, float, float, float]:
+    if v.min() == v.max():  # exactly constant: spare the rounding error of a sum
+        return float(v[0]), 0.0, 0.0, 0.0
     mean = float(v.mean())
     d = v - mean
     var = float(np.mean(d * d))
@@ -385,7 +387,7 @@ def _judge(**f: Any) -> tuple[list[str], dict[str, str], list[str]]:
                 f"labels lie on a grid of step 1/{d} ({f['n_unique']} distinct values): they look like k/{d} fractions; "
                 f"pass trials={d} to use binomial, or use binned"
             )
-        if f["dispersion"] is not None and f["frac_interior"] > 0:
+        if f["dispersion"] is not None and f["frac_interior"] > 0 and f["n_unique"] > 1:
             disp = f["dispersion"]
             if disp >= 0.8:
                 messages.append(
