@@ -121,14 +121,44 @@ def train(
     return result
 
 
+class _EarlyStopping:
+    """Epoch bookkeeping shared by both optimisers: history, divergence, best weights and patience."""
+
+    def __init__(self, model: LawModel, config: TrainConfig, progress: Progress | None, rtol: float, patience: int) -> None:
+        self.model, self.config, self.progress = model, config, progress
+        self.rtol, self.patience = rtol, patience
+        self.result = TrainResult(status="ok", best_epoch=0, epochs_run=0)
+        self.best, self.best_state = math.inf, copy.deepcopy(model.state_dict())
+
+    def step(self, epoch: int, train_loss: float, val: float) -> bool:
+        """Record one epoch; return True when training should stop."""
+        res = self.result
+        res.epochs_run = epoch
+        if not (math.isfinite(train_loss) and math.isfinite(val)):
+            res.status, res.diverged_epoch = "diverged", epoch
+            return True
+        res.history["train"].append(train_loss)
+        res.history["val"].append(val)
+        if self.progress:
+            self.progress({"event": "epoch", "epoch": epoch, "epochs": self.config.epochs, "train": train_loss, "val": val})
+        if _improved(val, self.best, self.rtol):
+            self.best, res.best_epoch = val, epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            return False
+        return epoch - res.best_epoch >= self.patience
+
+    def finish(self) -> TrainResult:
+        self.model.load_state_dict(self.best_state)
+        return self.result
+
+
 def _train_adam(
     model: LawModel, tr: Split, va: Split, config: TrainConfig, seed: int, progress: Progress | None
 ) -> TrainResult:
     law = model.law
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    result = TrainResult(status="ok", best_epoch=0, epochs_run=0)
-    best, best_state = math.inf, copy.deepcopy(model.state_dict())
+    stopper = _EarlyStopping(model, config, progress, rtol=1e-7, patience=config.patience)
     n, bs = len(tr), min(config.batch_size, len(tr))
     # The labels were checked once above; per-step checks would cost a pass and a sync per batch.
     with validation(False):
@@ -136,7 +166,7 @@ def _train_adam(
             model.train()
             perm = torch.randperm(n, generator=gen).to(tr.X.device)
             total, steps = 0.0, 0
-            for i in range(0, n - bs + 1 if n >= bs else 1, bs):
+            for i in range(0, n - bs + 1, bs):
                 batch = tr.rows(perm[i : i + bs])
                 loss = law.loss(model(batch.X), batch.y, trials=batch.trials)
                 opt.zero_grad(set_to_none=True)
@@ -144,23 +174,9 @@ def _train_adam(
                 opt.step()
                 total += loss.detach()
                 steps += 1
-            train_loss = float(total) / max(steps, 1)
-            val = mean_nll(model, va)
-            result.epochs_run = epoch
-            if not (math.isfinite(train_loss) and math.isfinite(val)):
-                result.status, result.diverged_epoch = "diverged", epoch
+            if stopper.step(epoch, float(total) / max(steps, 1), mean_nll(model, va)):
                 break
-            result.history["train"].append(train_loss)
-            result.history["val"].append(val)
-            if progress:
-                progress({"event": "epoch", "epoch": epoch, "epochs": config.epochs, "train": train_loss, "val": val})
-            if _improved(val, best, 1e-7):
-                best, result.best_epoch = val, epoch
-                best_state = copy.deepcopy(model.state_dict())
-            elif epoch - result.best_epoch >= config.patience:
-                break
-    model.load_state_dict(best_state)
-    return result
+    return stopper.finish()
 
 
 def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, progress: Progress | None) -> TrainResult:
@@ -168,8 +184,7 @@ def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, pro
     opt = torch.optim.LBFGS(
         model.parameters(), lr=1.0, max_iter=50, tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe"
     )
-    result = TrainResult(status="ok", best_epoch=0, epochs_run=0)
-    best, best_state = math.inf, copy.deepcopy(model.state_dict())
+    stopper = _EarlyStopping(model, config, progress, rtol=1e-9, patience=min(config.patience, 5))
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -180,24 +195,12 @@ def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, pro
         return loss
 
     with validation(False):
+        previous = math.inf
         for epoch in range(1, config.epochs + 1):
             model.train()
             loss = float(opt.step(closure).detach())
-            val = mean_nll(model, va)
-            result.epochs_run = epoch
-            if not (math.isfinite(loss) and math.isfinite(val)):
-                result.status, result.diverged_epoch = "diverged", epoch
+            # Stop on patience, or once an L-BFGS pass no longer changes the training loss.
+            if stopper.step(epoch, loss, mean_nll(model, va)) or abs(previous - loss) <= 1e-10 * (1 + abs(loss)):
                 break
-            result.history["train"].append(loss)
-            result.history["val"].append(val)
-            if progress:
-                progress({"event": "epoch", "epoch": epoch, "epochs": config.epochs, "train": loss, "val": val})
-            if _improved(val, best, 1e-9):
-                best, result.best_epoch = val, epoch
-                best_state = copy.deepcopy(model.state_dict())
-            elif epoch - result.best_epoch >= min(config.patience, 5):
-                break
-            if len(result.history["train"]) > 1 and abs(result.history["train"][-2] - loss) <= 1e-10 * (1 + abs(loss)):
-                break
-    model.load_state_dict(best_state)
-    return result
+            previous = loss
+    return stopper.finish()

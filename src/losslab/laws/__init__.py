@@ -4,7 +4,7 @@ Importing this package registers every law; :func:`list_laws` and :func:`get_law
 read the registry.
 """
 
-from ._base import SUPPORTS, Law, ScalarLaw, validation, validation_enabled
+from ._base import SUPPORTS, Law, LocScaleLaw, ScalarLaw, validation, validation_enabled
 from ._registry import get_law, law_class, list_laws, register_law
 
 # Importing the family modules registers their laws.
@@ -24,6 +24,7 @@ from . import (  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "Law",
+    "LocScaleLaw",
     "ScalarLaw",
     "SUPPORTS",
     "get_law",

@@ -26,7 +26,7 @@ import torch
 from torch.distributions import Distribution
 
 from .._errors import LosslabError, first_rows, shape_str
-from ..links import Link
+from ..links import IDENTITY, Link, positive_link
 
 Params = dict[str, torch.Tensor]
 
@@ -361,3 +361,22 @@ class ScalarLaw(Law):
 
     def split_raw(self, raw: torch.Tensor) -> dict[str, torch.Tensor]:  # squeeze the width-1 parameter axes
         return {k: v.squeeze(-1) if self.raw_layout[k] == 1 else v for k, v in super().split_raw(raw).items()}
+
+
+class LocScaleLaw(ScalarLaw):
+    """A scalar law with a location (identity link) and a learned scale ``softplus(r) + min_scale``.
+
+    The floor ``min_scale`` is an option, used at training and prediction time alike.
+    """
+
+    def __init__(self, *, min_scale: float = 1e-3, clamp: float | None = None) -> None:
+        super().__init__(clamp=clamp)
+        if not (isinstance(min_scale, (int, float)) and min_scale > 0 and math.isfinite(min_scale)):
+            raise LosslabError(f"{self.name}: min_scale={min_scale!r} must be a positive number")
+        self.min_scale = float(min_scale)
+
+    def options(self) -> dict[str, Any]:
+        return {"min_scale": self.min_scale, **super().options()}
+
+    def param_links(self) -> dict[str, Link]:
+        return {"loc": IDENTITY, "scale": positive_link(self.min_scale)}

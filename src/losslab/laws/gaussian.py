@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch.distributions import Normal
 
 from .._errors import LosslabError
-from ..links import IDENTITY, LOG_2PI, SIGMOID, Link, positive_link
-from ._base import Params, ScalarLaw
+from ..links import IDENTITY, LOG_2PI, SIGMOID, Link
+from ._base import LocScaleLaw, Params, ScalarLaw
 from ._registry import register_law
 
 
@@ -122,7 +122,7 @@ class SigmoidMSE(_FixedScaleGaussian):
 
 
 @register_law("gaussian-hetero")
-class GaussianHetero(ScalarLaw):
+class GaussianHetero(LocScaleLaw):
     r"""Gaussian with a learned mean and standard deviation (heteroscedastic regression).
 
     .. math::
@@ -151,19 +151,14 @@ class GaussianHetero(ScalarLaw):
     point_kinds = ("mean", "median", "mode")
 
     def __init__(self, *, beta: float = 0.0, min_scale: float = 1e-3, clamp: float | None = None) -> None:
-        super().__init__(clamp=clamp)
+        super().__init__(min_scale=min_scale, clamp=clamp)
         if not 0.0 <= beta <= 1.0:
             raise LosslabError(f"{self.name}: beta={beta!r} must lie in [0, 1]")
-        if not min_scale > 0:
-            raise LosslabError(f"{self.name}: min_scale={min_scale!r} must be positive")
-        self.beta, self.min_scale = float(beta), float(min_scale)
+        self.beta = float(beta)
         self.stop_gradient = self.beta > 0
 
     def options(self) -> dict[str, Any]:
-        return {"beta": self.beta, "min_scale": self.min_scale, **super().options()}
-
-    def param_links(self) -> dict[str, Link]:
-        return {"loc": IDENTITY, "scale": positive_link(self.min_scale)}
+        return {"beta": self.beta, **super().options()}
 
     def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
         return {"loc": y.mean(), "scale": y.std().clamp(min=10 * self.min_scale) if y.numel() > 1 else 1.0}

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch.distributions import Laplace as TorchLaplace
 
 from .._errors import LosslabError
-from ..links import IDENTITY, Link, positive_link
-from ._base import Params, ScalarLaw
+from ..links import IDENTITY, Link
+from ._base import LocScaleLaw, Params, ScalarLaw
 from ._registry import register_law
 
 LOG_2 = math.log(2.0)
@@ -98,7 +98,7 @@ class Laplace(ScalarLaw):
 
 
 @register_law("laplace-hetero")
-class LaplaceHetero(ScalarLaw):
+class LaplaceHetero(LocScaleLaw):
     r"""Laplace law with a learned location and scale (heteroscedastic MAE).
 
     .. math::
@@ -126,18 +126,6 @@ class LaplaceHetero(ScalarLaw):
     formula = "|y - loc| / scale + log(2 scale)"
     point_kinds = ("mean", "median", "mode")
     support = "real"
-
-    def __init__(self, *, min_scale: float = 1e-3, clamp: float | None = None) -> None:
-        super().__init__(clamp=clamp)
-        if not (isinstance(min_scale, (int, float)) and min_scale > 0 and math.isfinite(min_scale)):
-            raise LosslabError(f"{self.name}: min_scale={min_scale!r} must be a positive number")
-        self.min_scale = float(min_scale)
-
-    def options(self) -> dict[str, Any]:
-        return {"min_scale": self.min_scale, **super().options()}
-
-    def param_links(self) -> dict[str, Link]:
-        return {"loc": IDENTITY, "scale": positive_link(self.min_scale)}
 
     def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
         # Marginal maximum likelihood: the median, and the mean absolute deviation from it.

@@ -9,9 +9,7 @@ import numpy as np
 import torch
 from torch.distributions import Normal, SigmoidTransform, TransformedDistribution
 
-from .._errors import LosslabError
-from ..links import IDENTITY, Link, positive_link
-from ._base import Params, ScalarLaw
+from ._base import LocScaleLaw, Params
 from ._registry import register_law
 from .beta import open_unit_interval_hint
 from .gaussian import gaussian_nll
@@ -83,7 +81,7 @@ def _mean_block(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 
 @register_law("logit-normal")
-class LogitNormal(ScalarLaw):
+class LogitNormal(LocScaleLaw):
     r"""Logit-normal law: ``logit(y) ~ Normal(loc, scale)`` for labels in the open interval (0, 1).
 
     .. math::
@@ -115,18 +113,6 @@ class LogitNormal(ScalarLaw):
     support = "unit_interval"
     formula = "(logit y - loc)^2 / (2 scale^2) + log scale + log(2 pi) / 2 + log y + log(1 - y)"
     point_kinds = ("mean", "median")
-
-    def __init__(self, *, min_scale: float = 1e-3, clamp: float | None = None) -> None:
-        super().__init__(clamp=clamp)
-        if not (isinstance(min_scale, (int, float)) and min_scale > 0 and math.isfinite(min_scale)):
-            raise LosslabError(f"{self.name}: min_scale={min_scale!r} must be a positive number")
-        self.min_scale = float(min_scale)
-
-    def options(self) -> dict[str, Any]:
-        return {"min_scale": self.min_scale, **super().options()}
-
-    def param_links(self) -> dict[str, Link]:
-        return {"loc": IDENTITY, "scale": positive_link(self.min_scale)}
 
     def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
         # The marginal maximum-likelihood fit: mean and (biased) standard deviation of logit(y).
