@@ -207,6 +207,20 @@ def _check_file(path: Any, what: str) -> Path:
     return p
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _table_dataset(func: str, path: Any, reader: Any, what: str, *, target, features, trials, split) -> Dataset:
+    """The shared tail of :func:`read_csv` and :func:`read_parquet`: read the file(s), then build the Dataset."""
+    if isinstance(path, Mapping) and split is not None:
+        raise LosslabError(f"{func} got both split files and split=; expected one way of giving the split")
+    df, source, name, splits = _read_tables(path, reader, what)
+    return _from_frame(df, source, name=name, target=target, features=features, trials=trials, split=split, splits=splits)
+
+
 def _read_tables(path: Any, reader: Any, what: str) -> tuple[Any, str, str, list[dict[str, np.ndarray]] | None]:
     """One table, or a mapping {"train": path, "val": path, "test": path} concatenated with its split."""
     import pandas as pd
@@ -267,13 +281,9 @@ def read_csv(
         except pd.errors.EmptyDataError:
             raise LosslabError(f"{p}: the file is empty; expected a header row and data rows") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise LosslabError(f"{p}: cannot be parsed as CSV ({msg})") from None
+            raise LosslabError(f"{p}: cannot be parsed as CSV ({_first_line(exc)})") from None
 
-    if isinstance(path, Mapping) and split is not None:
-        raise LosslabError("read_csv got both split files and split=; expected one way of giving the split")
-    df, source, name, splits = _read_tables(path, reader, "CSV file")
-    return _from_frame(df, source, name=name, target=target, features=features, trials=trials, split=split, splits=splits)
+    return _table_dataset("read_csv", path, reader, "CSV file", target=target, features=features, trials=trials, split=split)
 
 
 def read_parquet(
@@ -299,13 +309,9 @@ def read_parquet(
         try:
             return pd.read_parquet(p, engine="pyarrow")
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise LosslabError(f"{p}: cannot be read as Parquet ({msg})") from None
+            raise LosslabError(f"{p}: cannot be read as Parquet ({_first_line(exc)})") from None
 
-    if isinstance(path, Mapping) and split is not None:
-        raise LosslabError("read_parquet got both split files and split=; expected one way of giving the split")
-    df, source, name, splits = _read_tables(path, reader, "Parquet file")
-    return _from_frame(df, source, name=name, target=target, features=features, trials=trials, split=split, splits=splits)
+    return _table_dataset("read_parquet", path, reader, "Parquet file", target=target, features=features, trials=trials, split=split)
 
 
 def read_npz(
@@ -419,7 +425,7 @@ def read_image_folder(folder: Any, labels: str = "labels.csv") -> Dataset:
     except pd.errors.EmptyDataError:
         raise LosslabError(f"{lab}: the file is empty; expected columns filename,label[,trials]") from None
     except pd.errors.ParserError as exc:
-        raise LosslabError(f"{lab}: cannot be parsed as CSV ({str(exc).strip().splitlines()[0]})") from None
+        raise LosslabError(f"{lab}: cannot be parsed as CSV ({_first_line(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
     for c in ("filename", "label"):
         if c not in df.columns:

@@ -130,46 +130,30 @@ def draw_figures(result: ComparisonResult, out: Path) -> dict[str, Path]:
     F.plot_metric_dots(F.metric_dots_data(result, metric), metric, ax=ax)
     paths["metric"] = _save(fig, out / "metric.png")
 
+    def law_grid(name: str, height: float, draw) -> Path:
+        """One panel per law, three to a row; ``draw(ax, law)`` fills a panel, unused panels are hidden."""
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, height * rows), squeeze=False)
+        for ax, law in zip(axes.flat, result.laws):
+            draw(ax, law)
+        for ax in list(axes.flat)[n:]:
+            ax.set_axis_off()
+        return _save(fig, out / name)
+
+    def no_pit(ax, law: str) -> None:
+        ax.text(0.5, 0.5, "no PIT for this law", ha="center", va="center", fontsize=8)
+        ax.set_axis_off()
+
     rel = F.reliability_data(result)
     if rel:
-        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False)
-        for ax, law in zip(axes.flat, result.laws):
-            if law in rel:
-                F.plot_reliability(rel[law], law, ax=ax)
-            else:
-                ax.set_axis_off()
-        for ax in list(axes.flat)[n:]:
-            ax.set_axis_off()
-        paths["reliability"] = _save(fig, out / "reliability.png")
-
+        paths["reliability"] = law_grid(
+            "reliability.png", 3.1, lambda ax, law: F.plot_reliability(rel[law], law, ax=ax) if law in rel else ax.set_axis_off()
+        )
     curves = F.learning_curves_data(result)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.8 * rows), squeeze=False)
-    for ax, law in zip(axes.flat, result.laws):
-        F.plot_learning_curves(curves.get(law, []), law, ax=ax)
-    for ax in list(axes.flat)[n:]:
-        ax.set_axis_off()
-    paths["learning"] = _save(fig, out / "learning_curves.png")
-
+    paths["learning"] = law_grid("learning_curves.png", 2.8, lambda ax, law: F.plot_learning_curves(curves.get(law, []), law, ax=ax))
     pit = F.pit_data(result)
     if pit:
-        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), squeeze=False)
-        for ax, law in zip(axes.flat, result.laws):
-            if law in pit:
-                F.plot_pit(pit[law], law, ax=ax)
-            else:
-                ax.text(0.5, 0.5, "no PIT for this law", ha="center", va="center", fontsize=8)
-                ax.set_axis_off()
-        for ax in list(axes.flat)[n:]:
-            ax.set_axis_off()
-        paths["pit"] = _save(fig, out / "pit.png")
-
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False)
-    for ax, law in zip(axes.flat, result.laws):
-        y, p = F.pooled_predictions(result, law)
-        F.plot_scatter(y, p, law, ax=ax)
-    for ax in list(axes.flat)[n:]:
-        ax.set_axis_off()
-    paths["scatter"] = _save(fig, out / "scatter.png")
+        paths["pit"] = law_grid("pit.png", 2.6, lambda ax, law: F.plot_pit(pit[law], law, ax=ax) if law in pit else no_pit(ax, law))
+    paths["scatter"] = law_grid("scatter.png", 3.1, lambda ax, law: F.plot_scatter(*F.pooled_predictions(result, law), law, ax=ax))
 
     ys = [r["arrays"]["y_true"] for r in result.runs if "y_true" in (r.get("arrays") or {})]
     if ys:
