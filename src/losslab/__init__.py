@@ -7,6 +7,7 @@ from .heads import LawHead
 from .laws import Law, get_law, list_laws, register_law
 from .data import inspect
 from .experiment import compare
+from .estimator import Regressor
 from . import data, experiment, metrics  # noqa: E402  the subpackages as ll.data, ll.experiment, ll.metrics
 
-__all__ = ["LosslabError", "Law", "LawHead", "get_law", "list_laws", "register_law", "inspect", "compare", "data", "experiment", "metrics", "__version__"]
+__all__ = ["LosslabError", "Law", "LawHead", "get_law", "list_laws", "register_law", "inspect", "compare", "Regressor", "data", "experiment", "metrics", "__version__"]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -40,7 +42,8 @@ def _guard(fn: Callable[[], Any]) -> Any:
         if _state["debug"]:
             raise
         msg = str(e) if isinstance(e, LosslabError) else f"file not found: {e.filename or e}"
-        err.print(f"[red]error:[/red] {msg}", highlight=False, markup=True, soft_wrap=True)
+        # escape: user strings (column names, paths) in the message must not be read as rich markup
+        err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted: finished runs are in the store; run the same command again to resume")
@@ -50,7 +53,7 @@ def _guard(fn: Callable[[], Any]) -> Any:
     except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
         if _state["debug"]:
             raise
-        err.print(f"[red]internal error:[/red] {type(e).__name__}: {e} (run with --debug for the traceback)", highlight=False)
+        err.print(f"[red]internal error:[/red] {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -70,6 +73,11 @@ class _GridProgress:
         )
         self.grid = None
         self.run = None
+        self.run_law: str | None = None
+        #: runs of this grid that are in the store (finished now or earlier), for the Ctrl-C message
+        self.saved = 0
+        #: the grid's (law, seed) cells
+        self.cells: set[tuple[str, int]] = set()
 
     def __enter__(self) -> "_GridProgress":
         self.progress.__enter__()
@@ -81,15 +89,23 @@ class _GridProgress:
     def __call__(self, ev: dict[str, Any]) -> None:
         kind = ev["event"]
         if kind == "grid":
+            self.cells = {(law, int(seed)) for law in ev.get("laws", []) for seed in ev.get("seeds", [])}
             self.grid = self.progress.add_task("runs (laws x seeds)", total=ev["total"])
         elif kind == "run_start":
+            batch = int(ev.get("replicas", 1))
+            if batch > 1 and self.run is not None and self.run_law == ev["law"]:
+                return  # the seeds of one law train together as replicas: one bar for all of them
             if self.run is not None:
                 self.progress.remove_task(self.run)
-            self.run = self.progress.add_task(f"  {ev['law']} seed {ev['seed']}: epochs", total=None)
+            self.run_law = ev["law"]
+            what = f"{batch} seeds together" if batch > 1 else f"seed {ev['seed']}"
+            self.run = self.progress.add_task(f"  {ev['law']} {what}: epochs", total=None)
         elif kind == "epoch" and self.run is not None:
             self.progress.update(self.run, total=ev["epochs"], completed=ev["epoch"], description=f"  epochs (val NLL {ev['val']:.4g})")
-        elif kind == "run_end" and self.grid is not None:
-            self.progress.update(self.grid, completed=ev["done"])
+        elif kind == "run_end":
+            self.saved = max(self.saved, int(ev.get("done", self.saved + 1)))
+            if self.grid is not None:
+                self.progress.update(self.grid, completed=ev["done"])
 
 
 def _split_list(s: Optional[str]) -> Optional[list[str]]:
@@ -99,11 +115,38 @@ def _split_list(s: Optional[str]) -> Optional[list[str]]:
     return [part.strip().replace(";", ",") for part in s.split(",") if part.strip()]
 
 
+def _saved_runs(store_path: Path, since: float, prog: _GridProgress) -> int:
+    """Runs of the interrupted grid that are in the store.
+
+    The progress count can lag the store: the seeds of a law trained together are written
+    one by one before their ``run_end`` events, and Ctrl-C can fall in between. So count the
+    store's rows of the comparison this command wrote to (the one of the newest row written
+    since it started), restricted to the grid's cells.
+    """
+    from .experiment.store import Store
+
+    try:
+        with Store(store_path) as st:
+            rows = list(st.runs())
+    except Exception:  # noqa: BLE001 - the message must not fail; the progress count is the fallback
+        return prog.saved
+    recent = [r for r in rows if r["finished"] >= since]
+    if not recent:
+        return prog.saved
+    comparison = recent[-1]["comparison"]
+    mine = {(r["law"], int(r["seed"])) for r in rows if r["comparison"] == comparison}
+    if prog.cells:
+        mine &= prog.cells
+    return max(prog.saved, len(mine))
+
+
 def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str], seeds: int, model: str, epochs: int,
                  target: Optional[str], features: Optional[str], trials: Optional[str], metric: str, quiet: bool, command: str) -> None:
     from .experiment import compare
     from .report import write_report
 
+    if seeds < 1:
+        raise LosslabError(f"--seeds {seeds}; expected a positive number of seeds (1 or more)")
     read_kwargs: dict[str, Any] = {}
     if target is not None:
         read_kwargs["target"] = _split_list(target) if "," in target else target
@@ -111,18 +154,30 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
         read_kwargs["features"] = _split_list(features)
     if trials is not None:
         read_kwargs["trials"] = trials
-    out.mkdir(parents=True, exist_ok=True)
+    # Pre-flight: an unwritable or full --out/--store folder fails here, in a second, not after hours of training.
+    from .experiment.preflight import check_store_path, check_writable
+
+    check_writable(out, what="--out folder")
     store_path = store if store is not None else out / "runs.sqlite"
-    with _GridProgress(enabled=not quiet) as prog:
-        result = compare(
-            data, laws=_split_list(laws), seeds=seeds, model=model, epochs=epochs, store=str(store_path),
-            primary_metric=metric, progress=prog, **read_kwargs,
-        )
+    check_store_path(store_path)
+    prog = _GridProgress(enabled=not quiet)
+    started = time.time()
+    try:
+        with prog:
+            result = compare(
+                data, laws=_split_list(laws), seeds=seeds, model=model, epochs=epochs, store=str(store_path),
+                primary_metric=metric, progress=prog, **read_kwargs,
+            )
+    except KeyboardInterrupt:
+        # compare() writes each run to the store the moment it ends, so stopping here loses only the run in progress.
+        n = _saved_runs(store_path, started, prog)
+        err.print(f"stopped; {n} run{'' if n == 1 else 's'} saved in {store_path}, re-run to resume", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     paths = write_report(result, out, command=command)
     rec = result.recommend()
     console.print(f"[bold green]Recommended law: {rec.law}[/bold green]", highlight=False)
     console.print(rec.reason, highlight=False, soft_wrap=True)
-    console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path})", highlight=False)
+    console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path})", highlight=False, soft_wrap=True)
 
 
 def _command_line() -> str:

@@ -128,3 +128,16 @@ def test_store_rejects_other_files_and_versions(tmp_path):
         st._con.execute("UPDATE meta SET value='0' WHERE key='schema_version'")
     with pytest.raises(ll.LosslabError, match="schema version 0"):
         Store(path)
+
+
+def test_a_result_rebuilt_from_the_store_keeps_diagnostics_model_and_columns(tmp_path):
+    import pandas as pd
+
+    X, y = _data()
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"height": X[:, 0], "width": X[:, 1], "score": y}).to_csv(path, index=False)
+    res = compare(str(path), target="score", laws=["bernoulli"], seeds=2, store=str(tmp_path / "s.sqlite"), **FAST)
+    loaded = load_result(str(tmp_path / "s.sqlite"))
+    assert res.config.model == loaded.config.model == "mlp"  # "auto" resolved for a table
+    assert loaded.labels is not None and loaded.labels.to_dict() == res.labels.to_dict()
+    assert loaded.data_meta["target_names"] == ["score"] and loaded.data_meta["feature_names"] == ["height", "width"]

@@ -28,12 +28,21 @@ def _to_numpy(name: str, a: Any) -> np.ndarray:
         raise LosslabError(f"{name} could not be read as an array ({exc}); expected a numpy array or torch tensor") from None
 
 
-def _check_finite(name: str, a: np.ndarray, where: str = "") -> None:
+def _in_columns(bad: np.ndarray, names: list[str] | None = None, k: int = 5) -> str:
+    """`` in column(s) 'a', 'b'`` for a 2-D mask (a table's columns, by name when known); else empty."""
+    if bad.ndim != 2:
+        return ""
+    cols = np.flatnonzero(bad.any(axis=0))
+    shown = [repr(names[c]) if names is not None and c < len(names) else str(c) for c in cols[:k].tolist()]
+    return f" in column(s) {', '.join(shown)}" + (" ..." if cols.size > k else "")
+
+
+def _check_finite(name: str, a: np.ndarray, where: str = "", names: list[str] | None = None) -> None:
     bad = ~np.isfinite(a)
     if bad.any():
         raise LosslabError(
-            f"{name}{where} has {int(bad.sum())} non-finite value(s) (NaN or inf), first at row(s) "
-            f"{first_rows(bad)}; expected finite numbers"
+            f"{name}{where} has {int(bad.sum())} non-finite value(s) (NaN or inf){_in_columns(bad, names)}, first at "
+            f"row(s) {first_rows(bad)}; expected finite numbers"
         )
 
 
@@ -84,8 +93,8 @@ class Dataset:
             raise LosslabError(f"Dataset y has shape {self.y.shape}; expected ({n},) or ({n}, T) to match X's {n} rows")
         if n == 0:
             raise LosslabError(f"Dataset {self.name!r} has no rows; expected at least one")
-        _check_finite(f"{self.name}: X", self.X)
-        _check_finite(f"{self.name}: y", self.y)
+        _check_finite(f"{self.name}: X", self.X, names=self.feature_names if self.kind == "table" else None)
+        _check_finite(f"{self.name}: y", self.y, names=self.target_names)
         if self.trials is not None:
             t = np.asarray(self.trials, dtype=np.float32)
             if t.shape != self.y.shape and t.shape != (n,):
@@ -95,6 +104,13 @@ class Dataset:
                 raise LosslabError(
                     f"{self.name}: trials has {int((t <= 0).sum())} value(s) <= 0, first at row(s) "
                     f"{first_rows(t <= 0)}; expected counts n >= 1"
+                )
+            # Counts are whole numbers; a fractional n (an "effective sample size") is not a binomial count.
+            frac = np.abs(t - np.rint(t)) > 1e-6 * np.maximum(t, 1.0)
+            if frac.any():
+                raise LosslabError(
+                    f"{self.name}: trials has {int(frac.sum())} non-integer value(s) such as {float(t[frac][0]):g}, "
+                    f"first at row(s) {first_rows(frac)}; expected whole-number counts n >= 1"
                 )
             yy = self.y if self.y.ndim == 1 else self.y.reshape(n, -1)
             out = (yy < 0) | (yy > 1)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import LosslabError, close_matches
-from .dataset import Dataset, _images_to_nchw, from_arrays
+from .dataset import Dataset, _images_to_nchw, _in_columns, from_arrays
 
 _SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 # A categorical column with more distinct strings than this (and than half the rows) is almost
@@ -75,8 +75,17 @@ def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[
         return _numeric_column(source, df, column, "feature")[:, None], [str(column)]
     present = col.dropna()
     parsed = pd.to_numeric(present, errors="coerce")
-    # Mostly numbers with a few stray strings is a typo, not a category.
-    if len(present) and parsed.notna().mean() >= 0.9:
+    # Mostly numbers with some text is a broken numeric column (typos, "n/a" spellings), not
+    # categories: one-hot encoding it would turn every distinct number into a feature.
+    if len(present) and parsed.notna().mean() >= 0.5:
+        text = parsed.isna()
+        if text.any():
+            unparsed = col.index.isin(present.index[text.to_numpy()])
+            raise LosslabError(
+                f"{source}: feature column {column!r} holds {int(text.sum())} non-numeric value(s) such as "
+                f"{present[text].iloc[0]!r} at row(s) {_rows(unparsed)} among {int((~text).sum())} numbers (mixed "
+                f"types); expected numbers (fix those cells, or leave the column out with features=[...])"
+            )
         return _numeric_column(source, df, column, "feature")[:, None], [str(column)]
     missing = col.isna().to_numpy()
     if missing.any():
@@ -116,7 +125,7 @@ def _from_frame(
     source: str,
     *,
     name: str,
-    target: str | Sequence[str],
+    target: str | Sequence[str] | None,
     features: Sequence[str] | None,
     trials: str | Sequence[str] | None,
     split: str | None,
@@ -130,6 +139,12 @@ def _from_frame(
     if not all(isinstance(c, str) for c in df.columns):
         df.columns = [str(c) for c in df.columns]
     columns = list(df.columns)
+    if target is None:
+        listed = ", ".join(map(str, columns[:12])) + (" ..." if len(columns) > 12 else "")
+        raise LosslabError(
+            f"{source}: no target column given; expected target= (--target on the command line) naming the label "
+            f"column, one of: {listed}"
+        )
     targets = [target] if isinstance(target, str) else list(target)
     if not targets:
         raise LosslabError(f"{source}: target is empty; expected a column name or a list of column names")
@@ -174,11 +189,19 @@ def _from_frame(
                 f"{source}: trials column(s) {trial_cols} hold {int(bad.sum())} row(s) with counts <= 0, first at row(s) "
                 f"{_rows(bad)}; expected counts n >= 1"
             )
+        frac = (np.abs(t - np.rint(t)) > 1e-6 * np.maximum(t, 1.0)).any(axis=1)
+        if frac.any():
+            first = t[frac][0]
+            raise LosslabError(
+                f"{source}: trials column(s) {trial_cols} hold {int(frac.sum())} row(s) with non-integer counts such as "
+                f"{first[np.abs(first - np.rint(first)) > 0][0]:g}, first at row(s) {_rows(frac)}; expected whole "
+                f"numbers n >= 1 (the number of trials behind each k/n label)"
+            )
         out = ((y < 0) | (y > 1)).any(axis=1)
         if out.any():
             raise LosslabError(
                 f"{source}: target column(s) {targets} hold {int(out.sum())} row(s) outside [0, 1] although trials are "
-                f"given, first at row(s) {_rows(out)}; expected fractions k/n"
+                f"given, first at row(s) {_rows(out)}; expected fractions k/n with 0 <= k <= n"
             )
         if t.shape[1] == 1 and y.shape[1] > 1:
             t = np.repeat(t, y.shape[1], axis=1)
@@ -253,7 +276,7 @@ def _read_tables(path: Any, reader: Any, what: str) -> tuple[Any, str, str, list
 def read_csv(
     path: Any,
     *,
-    target: str | Sequence[str],
+    target: str | Sequence[str] | None = None,
     features: Sequence[str] | None = None,
     trials: str | Sequence[str] | None = None,
     split: str | None = None,
@@ -263,7 +286,8 @@ def read_csv(
 
     Args:
         path: the CSV file, or a mapping from "train"/"val"/"test" to files with the same header.
-        target: the label column, or a list of columns for several targets ``(N, T)``.
+        target: the label column, or a list of columns for several targets ``(N, T)``; required (without it
+            the error lists the file's columns).
         features: the feature columns (default: every other column). Non-numeric columns are
             one-hot encoded with ``pandas.get_dummies`` (names ``column_value``).
         trials: the column of counts ``n`` for k-of-n labels (one, or one per target).
@@ -282,6 +306,11 @@ def read_csv(
             raise LosslabError(f"{p}: the file is empty; expected a header row and data rows") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise LosslabError(f"{p}: cannot be parsed as CSV ({_first_line(exc)})") from None
+        except TypeError as exc:  # an option that neither read_csv nor pandas.read_csv knows
+            raise LosslabError(
+                f"read_csv: option(s) {sorted(pandas_kwargs)} not accepted ({_first_line(exc)}); expected target=, "
+                f"features=, trials=, split= or pandas.read_csv options"
+            ) from None
 
     return _table_dataset("read_csv", path, reader, "CSV file", target=target, features=features, trials=trials, split=split)
 
@@ -289,7 +318,7 @@ def read_csv(
 def read_parquet(
     path: Any,
     *,
-    target: str | Sequence[str],
+    target: str | Sequence[str] | None = None,
     features: Sequence[str] | None = None,
     trials: str | Sequence[str] | None = None,
     split: str | None = None,
@@ -358,15 +387,22 @@ def read_npz(
         raise LosslabError(f"{p}: label array {y!r} has dtype {Y.dtype}; expected numbers")
     if X.dtype.kind not in "biuf":
         raise LosslabError(f"{p}: feature array {x!r} has dtype {X.dtype}; expected numbers")
+    if Y.ndim not in (1, 2):
+        raise LosslabError(f"{p}: label array {y!r} has shape {Y.shape}; expected (N,) or (N, T)")
+    if X.ndim not in (1, 2, 3, 4):
+        raise LosslabError(f"{p}: feature array {x!r} has shape {X.shape}; expected a table (N, F) or images")
     if Y.shape[0] != X.shape[0]:
         raise LosslabError(f"{p}: {y!r} has {Y.shape[0]} rows but {x!r} has {X.shape[0]}; expected one label per row")
+    if Y.shape[0] == 0:
+        raise LosslabError(f"{p}: arrays {x!r} and {y!r} have no rows; expected at least one")
     for key, arr in ((x, X), (y, Y)):
         if arr.dtype.kind == "f":
             bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
             if bad.any():
+                cols = _in_columns(~np.isfinite(arr)) if arr.ndim == 2 else ""
                 raise LosslabError(
-                    f"{p}: array {key!r} has {int(bad.sum())} row(s) with NaN or inf, first at row(s) {_rows(bad)}; "
-                    f"expected finite numbers"
+                    f"{p}: array {key!r} has {int(bad.sum())} row(s) with NaN or inf{cols}, first at row(s) "
+                    f"{_rows(bad)}; expected finite numbers"
                 )
     splits = None
     if S is not None:
@@ -400,7 +436,13 @@ def _load_image(path: Path) -> np.ndarray:
     return arr.astype(np.float32)
 
 
-def read_image_folder(folder: Any, labels: str = "labels.csv") -> Dataset:
+def read_image_folder(
+    folder: Any,
+    labels: str = "labels.csv",
+    *,
+    target: str | Sequence[str] = "label",
+    trials: str | None = None,
+) -> Dataset:
     """Images in a folder, with labels from a CSV of columns ``filename,label[,trials][,split]``.
 
     File names are relative to ``folder``. Grayscale images give ``C = 1``; if any image is in
@@ -409,6 +451,8 @@ def read_image_folder(folder: Any, labels: str = "labels.csv") -> Dataset:
     Args:
         folder: the image folder.
         labels: the labels CSV, relative to ``folder`` (or an absolute path).
+        target: the label column(s) of the labels CSV (default ``"label"``).
+        trials: the column of counts ``n`` of k-of-n labels (default: ``"trials"`` when present).
 
     Returns:
         An image :class:`Dataset`, ``X`` of shape ``(N, C, H, W)`` in [0, 1].
@@ -427,15 +471,19 @@ def read_image_folder(folder: Any, labels: str = "labels.csv") -> Dataset:
     except pd.errors.ParserError as exc:
         raise LosslabError(f"{lab}: cannot be parsed as CSV ({_first_line(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
-    for c in ("filename", "label"):
+    targets = [target] if isinstance(target, str) else list(target)
+    if trials is None and "trials" in df.columns:
+        trials = "trials"
+    wanted = [("filename", "required")] + [(c, "required" if c == "label" else "label") for c in targets]
+    for c, role in wanted + ([(trials, "trials")] if trials is not None else []):
         if c not in df.columns:
-            raise _missing_column(str(lab), c, list(df.columns), "required")
+            raise _missing_column(str(lab), c, list(df.columns), role)
     if len(df) == 0:
         raise LosslabError(f"{lab}: the file has a header but no data rows; expected one row per image")
-    y = _numeric_column(str(lab), df, "label", "label")
+    y = np.stack([_numeric_column(str(lab), df, c, "label") for c in targets], axis=1)
     t = None
-    if "trials" in df.columns:
-        t = _numeric_column(str(lab), df, "trials", "trials")
+    if trials is not None:
+        t = _numeric_column(str(lab), df, trials, "trials")
     splits = _split_from_column(str(lab), df, "split") if "split" in df.columns else None
 
     files = df["filename"].astype(str).str.strip().tolist()
@@ -469,6 +517,6 @@ def read_image_folder(folder: Any, labels: str = "labels.csv") -> Dataset:
         name=root.name,
         kind="image",
         splits=splits,
-        target_names=["label"],
+        target_names=[str(c) for c in targets],
         meta={"source": str(root), "labels": str(lab), "files": np.array(files)},
     )

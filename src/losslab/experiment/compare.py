@@ -30,7 +30,7 @@ from ..laws import Law, get_law
 from ..models import build_model, resolve_model
 from .stats import NOT_RANKED, higher_is_better, mean_ci, paired_test
 from .store import Store
-from .trainer import Progress, Split, TrainConfig, resolve_device, train
+from .trainer import Progress, Split, TrainConfig, can_batch, resolve_device, train, train_replicas
 
 LawSpec = str | tuple[str, dict] | Law
 
@@ -169,6 +169,8 @@ def evaluate_run(model, law: Law, test: Split) -> tuple[dict[str, Any], dict[str
     reasons = res.pop("reasons", {}) if isinstance(res, dict) else {}
     metrics = {k: (float(v) if v is not None and _is_number(v) else None) for k, v in res.items() if not isinstance(v, dict)}
     metrics["reasons"] = reasons
+    if "per_output" in res:  # multi-output labels: each metric per output, besides their mean above
+        metrics["per_output"] = res["per_output"]
     arrays = {
         "y_true": test.y.float().cpu().numpy(),
         "y_pred": law.point(params, "mean").float().cpu().numpy(),
@@ -191,6 +193,9 @@ def _is_number(v: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------- the result
+_NOT_METRICS = ("reasons", "per_output")
+
+
 @dataclass
 class Recommendation:
     law: str
@@ -223,7 +228,7 @@ class ComparisonResult:
         for r in self.runs:
             row = {"law": r["law"], "seed": r["seed"], "status": r["status"], "seconds": r["seconds"]}
             row["epochs"] = r["history"].get("epochs_run")
-            row.update({k: v for k, v in r["metrics"].items() if k != "reasons"})
+            row.update({k: v for k, v in r["metrics"].items() if k not in _NOT_METRICS})
             rows.append(row)
         df = pd.DataFrame(rows)
         if not df.empty:
@@ -243,6 +248,24 @@ class ComparisonResult:
             for r in self.runs
             if r["law"] == law and r["status"] == "ok" and r["metrics"].get(metric) is not None
         }
+
+    def per_output(self, metric: str | None = None) -> pd.DataFrame:
+        """Law x output: ``metric`` of each output (e.g. each of 32 pixels), averaged over seeds.
+
+        Empty when the labels have one output. The overall metric of :meth:`table` is the
+        mean of a row.
+        """
+        metric = metric or self.config.primary_metric
+        rows: dict[str, list[np.ndarray]] = {}
+        for r in self.runs:
+            values = r["metrics"].get("per_output", {}).get(metric) if r["status"] == "ok" else None
+            if values is not None:
+                rows.setdefault(r["law"], []).append(np.array([np.nan if v is None else v for v in values], dtype=float))
+        if not rows:
+            return pd.DataFrame()
+        frame = pd.DataFrame({law: np.mean(v, axis=0) for law, v in rows.items()}).T
+        frame.index.name, frame.columns.name = "law", "output"
+        return frame.reindex([law for law in self.laws if law in rows])
 
     def table(self, level: float = 0.95) -> pd.DataFrame:
         """Law x metric: mean and ``level`` t-interval over seeds (columns ``metric``, ``metric_low``, ``metric_high``)."""
@@ -316,9 +339,19 @@ class ComparisonResult:
                     f"Every other law is worse in a paired t-test over seeds (p < {alpha:g}); the runner-up, {runner}, "
                     f"differs by {paired.loc[runner, 'diff']:+.3g} (p = {paired.loc[runner, 'p_value']:.2g})."
                 )
+        from ..report.write import fixed_spread_laws
+
+        fixed = fixed_spread_laws(self).get(best)
         for extra in ("log_score", "crps", "calibration_error"):
+            if fixed is not None and extra in ("log_score", "crps"):
+                continue
             if extra in table.columns and extra != metric and math.isfinite(table.loc[best, extra]):
                 parts.append(f"Its {extra} is {table.loc[best, extra]:.4g}.")
+        if fixed is not None:
+            parts.append(
+                f"{best} predicts a fixed spread (standard deviation {fixed:.3g}, set by an option, not fitted), "
+                "so its log score and CRPS are not evidence about its uncertainty; rank by a point metric or compare distributional laws."
+            )
         diverged = int(table["diverged"].sum())
         if diverged:
             parts.append(f"{diverged} run(s) diverged and are left out.")
@@ -379,6 +412,7 @@ def compare(
     patience: int = 20,
     optimizer: str = "adam",
     device: str = "auto",
+    replicas: bool | str = "auto",
     split_seed: int = 0,
     val: float = 0.15,
     test: float = 0.2,
@@ -396,6 +430,11 @@ def compare(
         seeds: a number of seeds (0..n-1) or the seeds themselves.
         primary_metric: the metric the recommendation ranks by.
         store: a SQLite path (finished runs are written at once and skipped when re-run) or a :class:`Store`.
+        device: ``"auto"`` (CUDA, then Apple MPS, then the CPU), or a torch device name.
+        replicas: train the seeds of each law as one batched model (``True``), one at a time
+            (``False``), or where that measured faster (``"auto"``: always on a GPU; MLPs and
+            linear models on the CPU). The numbers agree either way (each replica's gradient and
+            Adam step are its own), so stored runs are shared between the two modes.
         progress: a callable receiving event dicts (``grid``, ``run_start``, ``epoch``, ``run_end``).
     """
     from .. import data as lldata
@@ -414,16 +453,26 @@ def compare(
         raise LosslabError(f"laws lists a law twice: {labels}")
     # Build each law once up front: bad names, options and label supports fail before any training.
     law_objs = {lab: _law_for_data(n, o, ds.y) for lab, (n, o) in zip(labels, specs)}
+    misfits: dict[str, str] = {}
     for lab, law in law_objs.items():
         if law.needs_trials and ds.trials is None:
             raise LosslabError(f"law {lab!r} needs trials (counts n of k/n labels), and data {ds.name!r} has none; pass trials=")
-        law.check_labels(ds.y, trials=ds.trials)
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not seed_list:
-        raise LosslabError("seeds must be a positive number or a non-empty list")
-    model_name = model if isinstance(model, str) else getattr(model, "__name__", "custom")
-    if isinstance(model, str):
-        resolve_model(model, ds.X.shape[1:])
+        try:
+            law.check_labels(ds.y, trials=ds.trials)
+        except LosslabError as exc:
+            misfits[lab] = str(exc)
+    if len(misfits) == 1:
+        raise LosslabError(next(iter(misfits.values())))
+    if misfits:
+        first, *others = misfits
+        scope = "no chosen law admits these labels" if len(misfits) == len(law_objs) else f"{len(misfits)} chosen laws refuse these labels"
+        raise LosslabError(
+            f"{misfits[first]}; {', '.join(others)} too: {scope}; laws whose support fits: {', '.join(report.suggested_laws) or 'none registered'}"
+        )
+    seed_list = _seed_list(seeds)
+    _check_metric(primary_metric)
+    # The model actually trained ("auto" resolved), so the store and the report name it.
+    model_name = resolve_model(model, ds.X.shape[1:]) if isinstance(model, str) else getattr(model, "__name__", "custom")
     dev = resolve_device(device)
     cfg = CompareConfig(
         laws=specs,
@@ -444,64 +493,180 @@ def compare(
         comparison,
         {
             **cfg.as_dict(),
-            "data": {"name": ds.name, "fingerprint": data_key, "n": len(ds), "kind": ds.kind, "meta": _jsonable(ds.meta)},
+            "data": {
+                "name": ds.name,
+                "fingerprint": data_key,
+                "n": len(ds),
+                "kind": ds.kind,
+                "target_names": _jsonable(list(ds.target_names or [])),
+                "feature_names": _jsonable(list(ds.feature_names or [])),
+                "meta": _jsonable(ds.meta),
+            },
+            "labels": _jsonable(report.to_dict()),
             "versions": versions(),
         },
     )
     fixed_split = ds.splits is not None and len(ds.splits) > 1
+    batched = _use_replicas(replicas, model, ds.X.shape[1:], dev, cfg.train, fixed_split, len(seed_list))
     total = len(seed_list) * len(labels)
     if progress:
-        progress({"event": "grid", "total": total, "laws": labels, "seeds": seed_list})
+        progress({"event": "grid", "total": total, "laws": labels, "seeds": seed_list, "replicas": batched})
     runs: list[dict] = []
     test_cache: dict[str, Any] = {}
     done = 0
-    for seed in seed_list:
+
+    split_cache: dict[int, dict[str, Split]] = {}
+
+    def split_for(seed: int) -> dict[str, Split]:
+        if seed not in split_cache:
+            split_cache.clear()  # fixed splits are visited seed by seed: keep one on the device
+            split_cache[seed] = _make_split(seed)
+        return split_cache[seed]
+
+    def _make_split(seed: int) -> dict[str, Split]:
         idx = ds.split(seed if fixed_split else split_seed, val=val, test=test)
         if "val" not in idx or len(idx["val"]) == 0:
             raise LosslabError(f"data {ds.name!r}: the split for seed {seed} has no validation rows")
-        tensors = _split_tensors(ds, idx, dev, cfg.standardize)
         if not fixed_split and not test_cache:
-            test_cache = {
-                "test_y": ds.y[idx["test"]],
-                "test_trials": None if ds.trials is None else ds.trials[idx["test"]],
-                "train_y": ds.y,
-            }
-        for label in labels:
-            name, opts = specs[labels.index(label)]
-            law = law_objs[label]
-            key = _key({"comparison": comparison, "law": [name, opts], "seed": seed})
-            stored = st.get_run(key)
+            test_cache.update(
+                test_y=ds.y[idx["test"]], test_trials=None if ds.trials is None else ds.trials[idx["test"]], train_y=ds.y
+            )
+        return _split_tensors(ds, idx, dev, cfg.standardize)
+
+    def finished(stored: dict, cached: bool) -> None:
+        nonlocal done
+        runs.append(stored)
+        done += 1
+        if progress:
+            progress(
+                {"event": "run_end", "law": stored["law"], "seed": stored["seed"], "status": stored["status"], "cached": cached, "done": done, "total": total}
+            )
+
+    # A shared split (the default): laws outer, and the seeds of one law train together as
+    # replicas when that pays. Fixed per-seed splits (UCI): one split per seed, runs one by one.
+    shared = None if fixed_split else split_for(split_seed)
+    order = [(label, [s]) for s in seed_list for label in labels] if fixed_split else [(label, seed_list) for label in labels]
+    for label, group in order:
+        name, opts = specs[labels.index(label)]
+        law = law_objs[label]
+        keys = {s: _key({"comparison": comparison, "law": [name, opts], "seed": s}) for s in group}
+        todo = []
+        for s in group:
+            stored = st.get_run(keys[s])
             if stored is None:
-                if progress:
-                    progress({"event": "run_start", "law": label, "seed": seed, "done": done, "total": total})
-                stored = _run_one(ds, tensors, law, label, seed, cfg, model, comparison, key, st, progress)
-                cached = False
+                todo.append(s)
             else:
-                cached = True
-            runs.append(stored)
-            done += 1
-            if progress:
-                progress({"event": "run_end", "law": label, "seed": seed, "status": stored["status"], "cached": cached, "done": done, "total": total})
-    result = ComparisonResult(runs, cfg, data_meta={"name": ds.name, "n": len(ds), "kind": ds.kind, **_jsonable(ds.meta)}, labels=report, store=st)
+                finished(stored, True)
+        if not todo:
+            continue
+        tensors = shared if shared is not None else split_for(todo[0])
+        if progress:
+            for s in todo:
+                progress({"event": "run_start", "law": label, "seed": s, "done": done, "total": total, "replicas": len(todo) if batched else 1})
+        if batched and len(todo) > 1:
+            for stored in _run_group(ds, tensors, law, label, todo, cfg, model, comparison, keys, st, progress):
+                finished(stored, False)
+        else:
+            for s in todo:
+                finished(_run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, progress), False)
+    meta = {"name": ds.name, "n": len(ds), "kind": ds.kind, **_jsonable(ds.meta)}
+    meta.update({k: _jsonable(list(v)) for k, v in (("target_names", ds.target_names), ("feature_names", ds.feature_names)) if v})
+    result = ComparisonResult(runs, cfg, data_meta=meta, labels=report, store=st)
     result._test = test_cache
     return result
 
 
+def _seed_list(seeds: Any) -> list[int]:
+    """``5`` -> ``[0, 1, 2, 3, 4]``; a list of integer seeds as given."""
+    bad = LosslabError(f"seeds={seeds!r}; expected a positive number of seeds or a non-empty list of integers")
+    if isinstance(seeds, (bool, np.bool_)):
+        raise bad
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise bad
+        return list(range(int(seeds)))
+    try:
+        out = list(seeds)
+    except TypeError:
+        raise bad from None
+    if not out or any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) for s in out):
+        raise bad
+    if len(set(out)) != len(out):
+        raise LosslabError(f"seeds={seeds!r} lists a seed twice")
+    return [int(s) for s in out]
+
+
+def _check_metric(metric: str) -> None:
+    """A metric :func:`losslab.metrics.evaluate` computes (or ``val_nll``), ranked one way or the other."""
+    from ..metrics.evaluate import EVALUATED_METRICS
+    from .._errors import close_matches
+
+    known = (*EVALUATED_METRICS, "val_nll")
+    if metric not in known:
+        raise LosslabError(f"primary_metric={metric!r} is not a metric losslab computes{close_matches(metric, known)}; expected one of {', '.join(known)}")
+    if metric in NOT_RANKED:
+        raise LosslabError(f"primary_metric={metric!r} is not ranked (a coverage is good near its nominal level); choose another")
+
+
+def _use_replicas(replicas: bool | str, model, input_shape, dev: torch.device, train_cfg: TrainConfig, fixed_split: bool, n_seeds: int) -> bool:
+    """Whether the seeds of a law train as one batched model.
+
+    ``"auto"``: on a GPU always (tiny models leave it idle); on the CPU for MLPs and linear
+    models, where batched matrix products beat one model at a time, but not for CNNs,
+    whose batched (grouped) convolutions measured slower than one by one on a CPU.
+    """
+    if replicas not in (True, False, "auto"):
+        raise LosslabError(f"replicas={replicas!r}; expected True, False or 'auto'")
+    possible = train_cfg.optimizer == "adam" and not fixed_split and n_seeds > 1
+    if replicas is True and not possible:
+        why = "optimizer='lbfgs' trains one model at a time" if train_cfg.optimizer != "adam" else "each seed has its own split"
+        raise LosslabError(f"replicas=True cannot apply here: {why}; use replicas='auto'")
+    if replicas is not True and (replicas is False or not possible):
+        return False
+    if replicas is True or dev.type != "cpu":
+        return True
+    return isinstance(model, str) and resolve_model(model, input_shape) in ("mlp", "linear")
+
+
+def _new_model(ds, tensors, law: Law, seed: int, model):
+    m = build_model(model, ds.X.shape[1:], law, n_targets=_n_targets(law, ds.y), seed=seed)
+    tr = tensors["train"]
+    m.head.init_bias(tr.y.cpu(), None if tr.trials is None else tr.trials.cpu())
+    return m.to(tr.X.device)
+
+
 def _run_one(ds, tensors, law: Law, label: str, seed: int, cfg: CompareConfig, model, comparison: str, key: str, st: Store, progress) -> dict:
-    n_targets = _n_targets(law, ds.y)
-    m = build_model(model, ds.X.shape[1:], law, n_targets=n_targets, seed=seed).to(tensors["train"].X.device)
-    m.head.init_bias(tensors["train"].y.cpu(), None if tensors["train"].trials is None else tensors["train"].trials.cpu())
-    m.to(tensors["train"].X.device)
+    m = _new_model(ds, tensors, law, seed, model)
     t0 = time.perf_counter()
     res = train(m, tensors["train"], tensors["val"], cfg.train, seed=seed, progress=progress)
+    return _record(m, res, tensors, law, label, seed, cfg, comparison, key, st, time.perf_counter() - t0)
+
+
+def _run_group(ds, tensors, law: Law, label: str, seeds: list[int], cfg: CompareConfig, model, comparison: str, keys: dict, st: Store, progress) -> list[dict]:
+    """All ``seeds`` of one law trained as replicas of one batched model; each run is then recorded on its own."""
+    models = [_new_model(ds, tensors, law, s, model) for s in seeds]
+    if not can_batch(models):
+        return [_run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, progress) for s in seeds]
+    t0 = time.perf_counter()
+    results = train_replicas(models, tensors["train"], tensors["val"], cfg.train, seeds=seeds, progress=progress)
+    train_seconds = (time.perf_counter() - t0) / len(seeds)
+    return [
+        _record(m, res, tensors, law, label, s, cfg, comparison, keys[s], st, train_seconds, replicas=len(seeds))
+        for m, res, s in zip(models, results, seeds)
+    ]
+
+
+def _record(m, res, tensors, law: Law, label: str, seed: int, cfg: CompareConfig, comparison: str, key: str, st: Store, seconds: float, replicas: int = 1) -> dict:
+    """Evaluate a trained model on the test split and write its run to the store at once."""
+    t0 = time.perf_counter()
     history = {**res.history, "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "diverged_epoch": res.diverged_epoch}
     if res.status == "ok":
         metrics, arrays = evaluate_run(m, law, tensors["test"])
         metrics["val_nll"] = min(res.history["val"]) if res.history["val"] else None
     else:
         metrics, arrays = {"reasons": {"all": f"diverged at epoch {res.diverged_epoch}"}}, {}
-    seconds = time.perf_counter() - t0
-    run_cfg = {"law": [law.name, law.options()], "label": label, "seed": seed, "model": cfg.model, "train": cfg.train.as_dict()}
+    seconds += time.perf_counter() - t0
+    run_cfg = {"law": [law.name, law.options()], "label": label, "seed": seed, "model": cfg.model, "train": cfg.train.as_dict(), "replicas": replicas}
     st.put_run(
         key,
         comparison=comparison,
@@ -556,7 +721,26 @@ def load_result(store: str | Store, comparison: str | None = None) -> Comparison
     if not runs:
         raise LosslabError(f"store {st.path!r}: the comparison has no finished run yet")
     data = c.get("data", {})
-    return ComparisonResult(runs, cfg, data_meta={"name": data.get("name"), "n": data.get("n"), "kind": data.get("kind")}, store=st)
+    meta = {"name": data.get("name"), "n": data.get("n"), "kind": data.get("kind"), **data.get("meta", {})}
+    for key in ("target_names", "feature_names"):
+        if data.get(key):
+            meta[key] = data[key]
+    return ComparisonResult(runs, cfg, data_meta=meta, labels=_label_report(c.get("labels")), store=st)
+
+
+def _label_report(d: dict | None):
+    """The label diagnostics saved with a comparison, as a :class:`~losslab.data.LabelReport` (None if absent or stale)."""
+    if not d:
+        return None
+    from ..data.inspect import LabelReport
+
+    try:
+        d = dict(d)
+        if d.get("trials_range") is not None:
+            d["trials_range"] = tuple(d["trials_range"])
+        return LabelReport(**d)
+    except TypeError:  # saved by a version whose report had other fields
+        return None
 
 
 def _jsonable(obj: Any) -> Any:

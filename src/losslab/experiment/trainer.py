@@ -184,7 +184,9 @@ def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, pro
     opt = torch.optim.LBFGS(
         model.parameters(), lr=1.0, max_iter=50, tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe"
     )
-    stopper = _EarlyStopping(model, config, progress, rtol=1e-9, patience=min(config.patience, 5))
+    # Any decrease counts: L-BFGS takes few, large steps, and reloading an earlier "best" epoch would
+    # undo the last digits of a converged fit.
+    stopper = _EarlyStopping(model, config, progress, rtol=0.0, patience=min(config.patience, 5))
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -204,3 +206,166 @@ def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, pro
                 break
             previous = loss
     return stopper.finish()
+
+
+# ---------------------------------------------------------------------------- replicas
+def can_batch(models: list[LawModel]) -> bool:
+    """Whether ``models`` can train as one batched model: same structure and identical buffers."""
+    if len(models) < 2:
+        return False
+    first = models[0]
+    shapes = [(k, tuple(v.shape)) for k, v in first.state_dict().items()]
+    for m in models[1:]:
+        if type(m.trunk) is not type(first.trunk) or [(k, tuple(v.shape)) for k, v in m.state_dict().items()] != shapes:
+            return False
+        for (k, b0), (_, b) in zip(first.named_buffers(), m.named_buffers()):
+            if not torch.equal(b0, b):
+                return False
+    return True
+
+
+class _Replicas:
+    """Several ``LawModel`` of one structure trained as one: their parameters stacked along a leading axis.
+
+    ``torch.func.vmap`` over ``functional_call`` runs every replica's forward pass in one
+    batched call (``bmm`` for linear layers, grouped convolutions for conv layers); the law
+    sees all replicas' rows at once. The summed objective keeps each replica's gradient
+    exactly its own, and Adam is elementwise, so each replica follows the trajectory it would
+    follow alone, up to floating-point summation order.
+    """
+
+    def __init__(self, models: list[LawModel]) -> None:
+        from torch.func import functional_call, stack_module_state
+
+        self.models = models
+        self.law = models[0].law
+        params, _ = stack_module_state(models)
+        self.names = list(params)
+        self.params = [params[k].detach().clone().requires_grad_(True) for k in self.names]
+        self.buffers = {k: v for k, v in models[0].named_buffers()}
+        base = copy.deepcopy(models[0]).to("meta")
+
+        def one(p: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+            return functional_call(base, ({**dict(zip(self.names, p)), **self.buffers},), (x,))
+
+        self._one = one
+
+    def forward(self, x: torch.Tensor, shared: bool) -> torch.Tensor:
+        """Raw outputs ``(R, N, ...)``; ``x`` is ``(N, ...)`` for every replica (``shared``) or ``(R, N, ...)``."""
+        return torch.vmap(self._one, in_dims=(0, None if shared else 0))(self.params, x)
+
+    def keep(self, active: torch.Tensor, opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """Drop the replicas not in ``active`` (an index tensor), carrying Adam's state over."""
+        new = [p.detach()[active].clone().requires_grad_(True) for p in self.params]
+        new_opt = type(opt)(new, **opt.defaults)
+        for old, p in zip(self.params, new):
+            state = opt.state.get(old)
+            if state:
+                new_opt.state[p] = {k: (v if v.ndim == 0 else v[active].clone()) for k, v in state.items()}
+        self.params = new
+        return new_opt
+
+    def snapshot(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: p.detach()[i].clone() for k, p in zip(self.names, self.params)}
+
+
+@torch.no_grad()
+def _mean_nll_replicas(rep: _Replicas, data: Split, batch: int = 4096) -> torch.Tensor:
+    """Each replica's mean validation NLL, shape ``(R,)``."""
+    law = rep.law
+    totals, count = None, 0
+    for i in range(0, len(data), batch):
+        part = data.rows(slice(i, i + batch))
+        raw = rep.forward(part.X, shared=True)
+        R = raw.shape[0]
+        y = part.y.expand(R, *part.y.shape).flatten(0, 1)
+        trials = None if part.trials is None else part.trials.expand(R, *part.trials.shape).flatten(0, 1)
+        nll = law.nll(law.link(raw.flatten(0, 1)), y, trials=trials).reshape(R, -1).double()
+        totals = nll.sum(1) if totals is None else totals + nll.sum(1)
+        count += nll.shape[1]
+    return totals / max(count, 1)
+
+
+def train_replicas(
+    models: list[LawModel],
+    train_data: Split,
+    val_data: Split,
+    config: TrainConfig,
+    *,
+    seeds: list[int],
+    progress: Progress | None = None,
+) -> list[TrainResult]:
+    """Train several models of one structure and law at once (one per seed), with Adam.
+
+    Each replica draws its minibatch order from its own seed, stops early on its own
+    validation NLL and ends with its own best weights, as :func:`train` would give it;
+    a replica that diverges is recorded as such and dropped while the others go on.
+    The models are updated in place.
+    """
+    if config.optimizer != "adam":
+        raise LosslabError(f"train_replicas: optimizer={config.optimizer!r}; replicas train with 'adam' only")
+    if len(models) != len(seeds):
+        raise LosslabError(f"train_replicas: {len(models)} models but {len(seeds)} seeds")
+    law: Law = models[0].law
+    law.check_labels(train_data.y, trials=train_data.trials)
+    law.check_labels(val_data.y, trials=val_data.trials)
+    t0 = time.perf_counter()
+    rep = _Replicas(models)
+    R = len(models)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    opt: torch.optim.Optimizer = torch.optim.Adam(rep.params, lr=config.lr, weight_decay=config.weight_decay)
+    results = [TrainResult(status="ok", best_epoch=0, epochs_run=0) for _ in range(R)]
+    best = [math.inf] * R
+    best_state = [rep.snapshot(i) for i in range(R)]
+    active = list(range(R))  # positions (in the original order) of the replicas still training
+    n, bs = len(train_data), min(config.batch_size, len(train_data))
+    dev = train_data.X.device
+    with validation(False):
+        for epoch in range(1, config.epochs + 1):
+            # Every generator advances every epoch, as each would when trained alone.
+            perms = torch.stack([torch.randperm(n, generator=gens[i]) for i in active]).to(dev)
+            totals = torch.zeros(len(active), dtype=torch.float64, device=dev)
+            steps = 0
+            for i in range(0, n - bs + 1, bs):
+                idx = perms[:, i : i + bs]
+                raw = rep.forward(train_data.X[idx], shared=False)
+                y = train_data.y[idx].flatten(0, 1)
+                trials = None if train_data.trials is None else train_data.trials[idx].flatten(0, 1)
+                per = law.loss(raw.flatten(0, 1), y, trials=trials, reduction="none").reshape(len(active), -1).mean(1)
+                opt.zero_grad(set_to_none=True)
+                per.sum().backward()
+                opt.step()
+                totals += per.detach()
+                steps += 1
+            train_losses = (totals / max(steps, 1)).tolist()
+            vals = _mean_nll_replicas(rep, val_data).tolist()
+            still: list[int] = []
+            for pos, (r, tl, vl) in enumerate(zip(active, train_losses, vals)):
+                res = results[r]
+                res.epochs_run = epoch
+                if not (math.isfinite(tl) and math.isfinite(vl)):
+                    res.status, res.diverged_epoch = "diverged", epoch
+                    continue
+                res.history["train"].append(tl)
+                res.history["val"].append(vl)
+                if progress:
+                    progress({"event": "epoch", "epoch": epoch, "epochs": config.epochs, "train": tl, "val": vl, "seed": seeds[r]})
+                if _improved(vl, best[r], 1e-7):
+                    best[r], res.best_epoch = vl, epoch
+                    best_state[r] = rep.snapshot(pos)
+                    still.append(pos)
+                elif epoch - res.best_epoch < config.patience:
+                    still.append(pos)
+            if not still:
+                break
+            if len(still) < len(active):
+                opt = rep.keep(torch.tensor(still, device=dev), opt)
+                active = [active[p] for p in still]
+    seconds = (time.perf_counter() - t0) / R
+    for m, state, res in zip(models, best_state, results):
+        with torch.no_grad():
+            named = dict(m.named_parameters())
+            for k, v in state.items():
+                named[k].copy_(v)
+        res.seconds = seconds
+    return results

@@ -47,10 +47,60 @@ def likelihood_kinds(result: ComparisonResult) -> dict[str, str]:
     return {law_label(n, o): law_class(n).likelihood for n, o in result.config.laws}
 
 
+#: metrics that score the predictive law's spread, not only its centre
+SPREAD_METRICS = ("log_score", "crps", "energy_score", "pit_calibration_error", "interval_coverage", "interval_width")
+
+#: the mark of a number that scores a spread the law did not learn (see :func:`fixed_spread_laws`)
+FIXED_MARK = "†"
+
+
+def fixed_spread_laws(result: ComparisonResult) -> dict[str, float]:
+    """``{law label: predictive standard deviation}`` of the laws whose spread does not depend on the input.
+
+    Found by probing each law rather than by a list of names: its predictive standard
+    deviation at random raw outputs is the same everywhere (``gaussian`` and
+    ``sigmoid-mse`` with their fixed ``sigma``, ``laplace`` with its fixed ``scale``).
+    Such a law's log score, CRPS, PIT and intervals score a spread chosen by an option,
+    not fitted to the data.
+    """
+    import torch
+
+    from ..experiment.compare import law_label
+    from ..laws import get_law
+
+    out: dict[str, float] = {}
+    gen = torch.Generator().manual_seed(0)
+    for name, opts in result.config.laws:
+        try:
+            law = get_law(name, **opts)
+            raw = 2.0 * torch.randn(16, law.raw_dim, generator=gen, dtype=torch.float64)
+            params = law.link(raw)
+            pred = law.predictive(params, trials=torch.full((16,), 10.0, dtype=torch.float64)) if law.needs_trials else law.predictive(params)
+            sd = pred.stddev.detach().reshape(-1)
+        except Exception:  # noqa: BLE001 - a law without a predictive std (no closed form) is not flagged
+            continue
+        if sd.numel() and bool(torch.isfinite(sd).all()) and float(sd.max() - sd.min()) <= 1e-9 * max(1.0, float(sd.abs().max())):
+            out[law_label(name, opts)] = float(sd[0])
+    return out
+
+
 def caveats(result: ComparisonResult) -> list[str]:
     """Plain sentences on what the table's numbers can and cannot be compared on."""
     kinds = likelihood_kinds(result)
     notes = []
+    fixed = fixed_spread_laws(result)
+    if fixed:
+        shown = [m for m in SPREAD_METRICS if m in result.metrics()]
+        notes.append(
+            f"{FIXED_MARK} "
+            + ", ".join(f"{law} (standard deviation {sd:.3g} for every input)" for law, sd in fixed.items())
+            + (" has" if len(fixed) == 1 else " have")
+            + " a fixed spread set by an option (sigma or scale), not learned from the data: "
+            f"{'its' if len(fixed) == 1 else 'their'} {', '.join(shown) or 'distributional scores'} (marked {FIXED_MARK}) "
+            "score that arbitrary spread, so they are not meaningful distributional scores (the log score is only a "
+            "rescaled point error) and are left out of the ★ marks; compare such laws on the point metrics "
+            "(mean_squared_error, mean_absolute_error, calibration_error)."
+        )
     if len(set(kinds.values())) > 1:
         groups: dict[str, list[str]] = {}
         for law, k in kinds.items():
@@ -86,8 +136,12 @@ def summary_table(result: ComparisonResult) -> pd.DataFrame:
     ]
     out = pd.DataFrame(index=table.index)
     kinds = likelihood_kinds(result)
+    fixed = fixed_spread_laws(result)
     for m in metrics:
         col = table[m].astype(float)
+        flagged = set(fixed) if m in SPREAD_METRICS else set()
+        # A fixed spread is not a forecast of spread: such laws cannot win a spread metric's star.
+        col = col.drop(index=[law for law in flagged if law in col.index])
         best = None
         mixed = m in LIKELIHOOD_METRICS and len({kinds[law] for law in col.dropna().index}) > 1
         if m not in NOT_RANKED and col.notna().any() and not mixed:
@@ -96,10 +150,13 @@ def summary_table(result: ComparisonResult) -> pd.DataFrame:
         for law in table.index:
             v, lo, hi = table.loc[law, m], table.loc[law, f"{m}_low"], table.loc[law, f"{m}_high"]
             s = _fmt(v) + (f" ± {_fmt((hi - lo) / 2)}" if math.isfinite(lo) and math.isfinite(hi) else "")
-            cells.append(("★ " if law == best else "") + s)
+            cells.append(("★ " if law == best else "") + s + (f" {FIXED_MARK}" if law in flagged and math.isfinite(v) else ""))
         out[m] = cells
-    if "seconds" in table.columns:
-        out["seconds/run"] = [_fmt(v) for v in table["seconds"]]
+    frame = result.frame()
+    if "seconds" in frame.columns and not frame.empty:
+        # Seconds are a property of the run, not a metric of its predictions, so they come from the frame.
+        secs = frame.groupby("law", observed=False)["seconds"].mean()
+        out["seconds/run"] = [_fmt(secs.get(law, math.nan)) for law in table.index]
     paired = result.paired()
     out[f"p vs best ({result.config.primary_metric})"] = [_fmt(p) for p in paired["p_value"].reindex(table.index)]
     return out
@@ -151,8 +208,16 @@ def draw_figures(result: ComparisonResult, out: Path) -> dict[str, Path]:
     curves = F.learning_curves_data(result)
     paths["learning"] = law_grid("learning_curves.png", 2.8, lambda ax, law: F.plot_learning_curves(curves.get(law, []), law, ax=ax))
     pit = F.pit_data(result)
+    fixed = fixed_spread_laws(result)
+
+    def pit_panel(ax, law: str) -> None:
+        if law not in pit:
+            no_pit(ax, law)
+        else:
+            F.plot_pit(pit[law], f"{law} {FIXED_MARK} (fixed spread)" if law in fixed else law, ax=ax)
+
     if pit:
-        paths["pit"] = law_grid("pit.png", 2.6, lambda ax, law: F.plot_pit(pit[law], law, ax=ax) if law in pit else no_pit(ax, law))
+        paths["pit"] = law_grid("pit.png", 2.6, pit_panel)
     paths["scatter"] = law_grid("scatter.png", 3.1, lambda ax, law: F.plot_scatter(*F.pooled_predictions(result, law), law, ax=ax))
 
     ys = [r["arrays"]["y_true"] for r in result.runs if "y_true" in (r.get("arrays") or {})]
@@ -176,6 +241,25 @@ def _labels_summary(result: ComparisonResult) -> list[str]:
     return ([", ".join(facts)] if facts else []) + msgs
 
 
+def compared_on(result: ComparisonResult) -> str:
+    """One sentence: the data, the model and the grid the recommendation rests on."""
+    meta = result.data_meta
+    cfg = result.config
+    data = str(meta.get("name") or "data")
+    extra = ", ".join(str(x) for x in (f"{meta['n']} rows" if meta.get("n") is not None else None, meta.get("kind")) if x)
+    return (
+        f"Compared on {data}{f' ({extra})' if extra else ''}: model {cfg.model}, {len(result.laws)} laws "
+        f"({', '.join(result.laws)}) x {len(cfg.seeds)} seeds, up to {cfg.train.epochs} epochs per run, "
+        f"ranked by {cfg.primary_metric} on the held-out test split."
+    )
+
+
+def _reason_body(rec) -> str:
+    """The recommendation's paragraph without its first sentence when that only repeats the headline."""
+    lead = f"Recommended law: {rec.law}. "
+    return rec.reason[len(lead):] if rec.reason.startswith(lead) else rec.reason
+
+
 def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str | None = None, figures: bool = True) -> dict[str, Path]:
     """Write the report files into ``out_dir`` (created if missing); return their paths."""
     out = Path(out_dir)
@@ -194,6 +278,9 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
     paths["csv"] = out / "results.csv"
     payload = {
         "recommendation": {"law": rec.law, "metric": rec.metric, "value": rec.value, "tied": rec.tied, "reason": rec.reason},
+        "compared_on": compared_on(result),
+        "caveats": caveats(result),
+        "fixed_spread": fixed_spread_laws(result),
         "data": result.data_meta,
         "config": result.config.as_dict(),
         "versions": versions(),
@@ -214,8 +301,13 @@ def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path]
     lines = [
         f"# losslab report: {result.data_meta.get('name', 'data')}",
         "",
-        f"**{rec.reason}**",
+        f"**Recommended law: {rec.law}**",
         "",
+        _reason_body(rec),
+        "",
+        compared_on(result),
+        "",
+    ] + _fixed_winner_note(result, rec, prefix="> ") + [
         "## Metrics (mean ± 95% CI half-width over seeds; ★ best per column)",
         "",
         markdown_table(table),
@@ -224,13 +316,25 @@ def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path]
     for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability"), ("learning", "Learning curves"), ("pit", "PIT histograms"), ("scatter", "Predicted vs true"), ("labels", "Labels")):
         if key in figs:
             lines += [f"## {title}", "", f"![{title}]({figs[key].name})", ""]
-    lines += ["## Labels", ""] + [f"- {m}" for m in _labels_summary(result)] + [""]
+    if _labels_summary(result):
+        lines += ["## Labels", ""] + [f"- {m}" for m in _labels_summary(result)] + [""]
     lines += ["## Configuration", "", "```json", json.dumps({**result.config.as_dict(), "versions": versions()}, indent=1, default=str), "```", ""]
     if command:
         lines += ["Reproduce with:", "", "```bash", command, "```", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _fixed_winner_note(result: ComparisonResult, rec, prefix: str = "") -> list[str]:
+    fixed = fixed_spread_laws(result)
+    if rec.law not in fixed:
+        return []
+    return [
+        f"{prefix}{FIXED_MARK} {rec.law} has a fixed spread (standard deviation {fixed[rec.law]:.3g} for every input): "
+        "use it for its point predictions; its log score, CRPS, PIT and intervals say nothing about uncertainty.",
+        "",
+    ]
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -251,8 +355,9 @@ def _img(path: Path, alt: str) -> str:
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 .answer{background:#eef7ee;border-left:6px solid #2e7d32;padding:1em 1.2em;font-size:1.1em;line-height:1.5}
-.answer b{font-size:1.25em}
-table{border-collapse:collapse;font-size:.85em;margin:1em 0}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:right}
+.answer .headline{font-size:1.35em;font-weight:bold;display:block;margin-bottom:.3em}.answer .on{color:#444;font-size:.9em}
+.scroll{overflow-x:auto;margin:1em 0}
+table{border-collapse:collapse;font-size:.85em}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}tr:first-child th{background:#f5f5f5}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
 .muted{color:#666;font-size:.9em}
@@ -272,15 +377,19 @@ def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Pat
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>losslab report: {name}</title><style>{_CSS}</style></head><body>",
         f"<h1>Which loss suits these labels? <span class='muted'>{name}</span></h1>",
-        f"<div class='answer' id='recommendation'><b>Recommended: {e(rec.law)}</b><br>{e(rec.reason)}</div>",
+        f"<div class='answer' id='recommendation'><span class='headline'>Recommended law: {e(rec.law)}</span>"
+        f"{e(_reason_body(rec))}<br><span class='on'>{e(compared_on(result))}</span>"
+        + "".join(f"<br><span class='on'>{e(t)}</span>" for t in _fixed_winner_note(result, rec) if t)
+        + "</div>",
         f"<h2>Metrics</h2><p class='muted'>Mean ± 95% CI half-width over seeds on held-out data; ★ marks the best per column; "
         f"p-values are paired t-tests against the best law on {e(rec.metric)}.</p>",
-        f"<table><tr>{head}</tr>{body}</table>",
+        f"<div class='scroll'><table><tr>{head}</tr>{body}</table></div>",
     ] + [f"<p class='muted'>{e(c)}</p>" for c in caveats(result)]
     for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability (mean prediction vs mean float label per bin, with bin counts)"), ("learning", "Learning curves"), ("pit", "PIT histograms (flat = calibrated)"), ("scatter", "Predicted vs true"), ("labels", "Test labels")):
         if key in figs:
             parts.append(f"<h2>{e(title)}</h2>{_img(figs[key], title)}")
-    parts.append("<h2>Labels</h2><ul>" + "".join(f"<li>{e(m)}</li>" for m in _labels_summary(result)) + "</ul>")
+    if _labels_summary(result):
+        parts.append("<h2>Labels</h2><ul>" + "".join(f"<li>{e(m)}</li>" for m in _labels_summary(result)) + "</ul>")
     cfg = json.dumps({**result.config.as_dict(), "data": result.data_meta, "versions": versions()}, indent=1, default=str)
     parts.append(f"<h2>Configuration</h2><pre>{e(cfg)}</pre>")
     if command:

@@ -1,0 +1,157 @@
+"""Replica batching: the seeds of one law trained as one batched model agree with training them one by one.
+
+The reference is :func:`losslab.experiment.trainer.train` run on each model separately, an
+implementation that shares no batching code with :func:`train_replicas`.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import losslab as ll
+from losslab._errors import LosslabError
+from losslab.experiment import Store, compare
+from losslab.experiment.trainer import Split, TrainConfig, can_batch, train, train_replicas
+from losslab.models import build_model
+
+SEEDS = [0, 1, 2]
+
+
+def _split(n, seed, law_name, targets=1):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 5, generator=g)
+    mean = torch.sigmoid(X[:, :1] - 0.5 * X[:, 1:2]).expand(n, targets)
+    trials = None
+    if law_name in ("binomial", "beta-binomial"):
+        trials = torch.full((n, targets), 8.0)
+        y = torch.binomial(trials, mean, generator=g) / trials
+    elif law_name in ("beta", "logit-normal"):
+        y = torch.distributions.Beta(8 * mean, 8 * (1 - mean)).sample().clamp(1e-4, 1 - 1e-4)
+    elif law_name == "mvn":
+        y = X[:, :targets] + 0.3 * torch.randn(n, targets, generator=g)
+    else:
+        y = (torch.rand(n, targets, generator=g) < mean).float() * 0.5 + 0.5 * mean
+    if targets == 1 or law_name == "mvn":
+        y = y if law_name == "mvn" else y[:, 0]
+        trials = None if trials is None or law_name == "mvn" else trials[:, 0]
+    return Split(X, y, trials)
+
+
+def _models(law, n_targets, seeds, tr, model="mlp"):
+    out = []
+    for s in seeds:
+        m = build_model(model, (5,), law, n_targets=n_targets, seed=s)
+        m.head.init_bias(tr.y, tr.trials)
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize(
+    "law_name, opts, targets, model",
+    [
+        ("bernoulli", {}, 1, "mlp"),
+        ("gaussian-hetero", {"beta": 0.5}, 3, "mlp"),
+        ("binomial", {}, 1, "linear"),
+        ("beta", {}, 1, "mlp"),
+        ("binned", {"kind": "hl-gauss", "n_bins": 11}, 2, "mlp"),
+        ("mvn", {"dim": 2}, 2, "mlp"),
+    ],
+)
+def test_replicas_follow_the_one_by_one_trajectories(law_name, opts, targets, model):
+    law = ll.get_law(law_name, **opts)
+    n_targets = 1 if law.event_dim else targets
+    tr, va = _split(192, 1, law_name, targets), _split(64, 2, law_name, targets)
+    # patience 2 over 12 epochs: replicas stop at different epochs, so the dropping of stopped replicas is exercised.
+    cfg = TrainConfig(epochs=12, batch_size=32, patience=2, lr=1e-2)
+    one = _models(law, n_targets, SEEDS, tr, model)
+    ref = [train(m, tr, va, cfg, seed=s) for m, s in zip(one, SEEDS)]
+    many = _models(law, n_targets, SEEDS, tr, model)
+    assert can_batch(many)
+    got = train_replicas(many, tr, va, cfg, seeds=SEEDS)
+    for a, b, ma, mb in zip(ref, got, one, many):
+        assert (a.status, a.best_epoch, a.epochs_run) == (b.status, b.best_epoch, b.epochs_run)
+        np.testing.assert_allclose(b.history["val"], a.history["val"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.history["train"], a.history["train"], rtol=1e-5, atol=1e-6)
+        for (name, p), q in zip(ma.named_parameters(), mb.parameters()):
+            np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_a_diverging_replica_is_recorded_and_the_others_are_unaffected():
+    law = ll.get_law("gaussian-hetero")
+    tr, va = _split(128, 1, "gaussian"), _split(64, 2, "gaussian")
+    cfg = TrainConfig(epochs=6, batch_size=32, patience=10)
+    def poisoned():
+        ms = _models(law, 1, SEEDS, tr)
+        with torch.no_grad():  # seed 1's head predicts a scale of exp(-1e30): its NLL is infinite at once
+            ms[1].head.linear.weight.fill_(0.0)
+            ms[1].head.linear.bias.fill_(-1e30)
+        return ms
+    many = poisoned()
+    got = train_replicas(many, tr, va, cfg, seeds=SEEDS)
+    assert got[1].status == "diverged" and got[1].diverged_epoch == 1
+    one = poisoned()
+    for i in (0, 2):
+        ref = train(one[i], tr, va, cfg, seed=SEEDS[i])
+        assert got[i].status == "ok" and got[i].best_epoch == ref.best_epoch
+        np.testing.assert_allclose(got[i].history["val"], ref.history["val"], rtol=1e-5)
+
+
+def test_models_of_different_structure_do_not_batch():
+    law = ll.get_law("bernoulli")
+    tr = _split(32, 1, "bernoulli")
+    a = _models(law, 1, [0], tr, "mlp")[0]
+    b = _models(law, 1, [0], tr, "linear")[0]
+    assert not can_batch([a, b]) and not can_batch([a])
+    with pytest.raises(LosslabError, match="2 models but 1 seeds"):
+        train_replicas([a, a], tr, tr, TrainConfig(), seeds=[0])
+
+
+def _data(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    p = 1 / (1 + np.exp(-(X[:, 0] - 0.5 * X[:, 1])))
+    return X, (rng.binomial(10, p) / 10).astype(np.float32)
+
+
+def test_compare_gives_the_same_numbers_with_and_without_replicas(tmp_path):
+    kw = dict(laws=["bernoulli", "gaussian-hetero"], seeds=3, model="mlp", epochs=5, batch_size=64, patience=2)
+    events = []
+    batched = compare(_data(), replicas=True, store=str(tmp_path / "a.sqlite"), progress=events.append, **kw)
+    assert next(e for e in events if e["event"] == "grid")["replicas"] is True
+    single = compare(_data(), replicas=False, store=str(tmp_path / "b.sqlite"), **kw)
+    ma = {(r["law"], r["seed"]): r["metrics"] for r in batched.runs}
+    mb = {(r["law"], r["seed"]): r["metrics"] for r in single.runs}
+    assert ma.keys() == mb.keys() and len(ma) == 6
+    for k in ma:
+        for m, v in mb[k].items():
+            if isinstance(v, float) and math.isfinite(v):
+                assert ma[k][m] == pytest.approx(v, rel=1e-4, abs=1e-6), (k, m)
+    assert {r["config"]["replicas"] for r in batched.runs} == {3}
+    # Stored runs are shared between the modes: re-running one-by-one into the batched store trains nothing.
+    again = []
+    compare(_data(), replicas=False, store=str(tmp_path / "a.sqlite"), progress=again.append, **kw)
+    assert not any(e["event"] == "run_start" for e in again)
+
+
+def test_replicas_option_is_checked():
+    with pytest.raises(LosslabError, match="replicas='maybe'"):
+        compare(_data(), laws=["bernoulli"], seeds=2, replicas="maybe", epochs=1)
+    with pytest.raises(LosslabError, match="lbfgs"):
+        compare(_data(), laws=["bernoulli"], seeds=2, replicas=True, optimizer="lbfgs", model="linear", epochs=1)
+
+
+def test_multi_output_metrics_are_kept_per_output():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    # output 0 depends on X, output 1 is pure noise: the per-output errors must differ accordingly
+    y = np.stack([1 / (1 + np.exp(-3 * X[:, 0])), rng.uniform(size=200)], axis=1).astype(np.float32)
+    res = compare((X, y), laws=["bernoulli", "sigmoid-mse"], seeds=2, model="linear", epochs=40, batch_size=32, patience=40, lr=0.05)
+    per = res.per_output("mean_squared_error")
+    assert per.shape == (2, 2) and list(per.index) == ["bernoulli", "sigmoid-mse"]
+    # the table's metric is the mean over outputs of the per-output metric (mean over seeds commutes)
+    np.testing.assert_allclose(per.mean(axis=1).to_numpy(), res.table()["mean_squared_error"].to_numpy(), rtol=1e-9)
+    # uniform noise has variance 1/12 that no model can remove; the learnable output ends far below it
+    assert (per[1] > 0.06).all() and (per[0] < 0.04).all()
+    assert "per_output" not in res.frame().columns
