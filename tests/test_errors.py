@@ -487,7 +487,7 @@ CASES: list[Case] = [
     # --- stores
     Case("store-newer-version", "a run store written by another schema version", _store_version, ("old.sqlite", "schema version")),
     Case("store-legacy", "a SQLite file whose runs table has another layout and no version", _store_legacy,
-         ("legacy.sqlite",), xfail="store version check pending"),
+         ("legacy.sqlite",)),
     Case("not-a-store", "a text file given as the store", _not_a_store, ("notes.sqlite", "not a losslab store")),
 ]
 

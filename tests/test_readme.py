@@ -48,3 +48,22 @@ def test_readme_python_examples_run():
     # the README says the precision comes out near the one the labels were drawn with (40)
     assert 30 < est.constants_["precision"] < 50
     assert est.coef_["mean"].shape == (3,)
+
+
+def test_readme_keras_example_runs():
+    """The Keras block, in a fresh process (Keras picks its backend once per process)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import pytest
+
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("the optional Keras extra is not installed (pip install -e '.[keras]')")
+    text = (ROOT / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)\n```", text, flags=re.S) if "losslab.keras" in b]
+    assert len(blocks) == 1
+    check = "\nimport numpy as _np\n_p = _np.asarray(loss.point(model.predict(X_train, verbose=0), 'mean'))\n" \
+            "assert _p.shape == (256,) and ((_p > 0) & (_p < 1)).all(), _p\nprint('ok')\n"
+    res = subprocess.run([sys.executable, "-c", blocks[0] + check], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]

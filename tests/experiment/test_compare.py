@@ -141,3 +141,15 @@ def test_a_result_rebuilt_from_the_store_keeps_diagnostics_model_and_columns(tmp
     assert res.config.model == loaded.config.model == "mlp"  # "auto" resolved for a table
     assert loaded.labels is not None and loaded.labels.to_dict() == res.labels.to_dict()
     assert loaded.data_meta["target_names"] == ["score"] and loaded.data_meta["feature_names"] == ["height", "width"]
+
+
+def test_log_scores_of_different_likelihood_kinds_are_not_ranked(tmp_path):
+    # bernoulli's soft BCE and beta-binomial's pmf of counts are not on one scale: ranking them must fail,
+    # before training when asked up front, and in recommend() for a result that holds both.
+    X, y = _data()
+    with pytest.raises(ll.LosslabError, match=r"soft-bernoulli: bernoulli; pmf: binomial"):
+        compare((X, y, np.full(len(y), 10.0)), laws=["bernoulli", "binomial"], seeds=2, primary_metric="log_score", **FAST)
+    res = compare((X, y, np.full(len(y), 10.0)), laws=["bernoulli", "binomial"], seeds=2, **FAST)
+    with pytest.raises(ll.LosslabError, match="not comparable"):
+        res.recommend("log_score")
+    assert res.recommend("mean_squared_error").law in ("bernoulli", "binomial")

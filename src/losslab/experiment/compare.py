@@ -26,7 +26,7 @@ import torch
 
 from .. import __version__
 from .._errors import LosslabError
-from ..laws import Law, get_law
+from ..laws import Law, get_law, law_class
 from ..models import build_model, resolve_model
 from .stats import NOT_RANKED, higher_is_better, mean_ci, paired_test
 from .store import Store
@@ -211,8 +211,12 @@ class Recommendation:
 class ComparisonResult:
     """Runs of a comparison, with tables, paired tests, a recommendation and ensemble scores."""
 
-    def __init__(self, runs: list[dict], config: CompareConfig, *, data_meta: dict, labels: Any = None, store: Store | None = None) -> None:
+    def __init__(
+        self, runs: list[dict], config: CompareConfig, *, data_meta: dict, labels: Any = None, store: Store | None = None, versions: dict | None = None
+    ) -> None:
         self.runs = runs
+        #: the package versions the runs were trained with (as saved in the store); None if unknown
+        self.versions = versions
         self.config = config
         self.data_meta = data_meta
         self.labels = labels
@@ -310,6 +314,7 @@ class ComparisonResult:
         metric = metric or self.config.primary_metric
         if metric in NOT_RANKED:
             raise LosslabError(f"metric {metric!r} is not ranked (a coverage is good near its nominal level)")
+        _check_comparable(metric, {law_label(n, o): law_class(n).likelihood for n, o in self.config.laws})
         best = self.best(metric)
         paired = self.paired(metric)
         tied = [
@@ -471,6 +476,7 @@ def compare(
         )
     seed_list = _seed_list(seeds)
     _check_metric(primary_metric)
+    _check_comparable(primary_metric, {lab: law.likelihood for lab, law in law_objs.items()})
     # The model actually trained ("auto" resolved), so the store and the report name it.
     model_name = resolve_model(model, ds.X.shape[1:]) if isinstance(model, str) else getattr(model, "__name__", "custom")
     dev = resolve_device(device)
@@ -488,7 +494,12 @@ def compare(
     data_key = _fingerprint(ds.X, ds.y, ds.trials)
     comp_cfg = {k: v for k, v in cfg.as_dict().items() if k not in ("laws", "seeds", "device")}
     comparison = _key({"data": data_key, "config": comp_cfg, "version": __version__.split(".")[0]})
+    if store is not None and not isinstance(store, Store):
+        from .preflight import check_store_path
+
+        check_store_path(store)
     st = store if isinstance(store, Store) else Store(store if store is not None else ":memory:")
+    trained_with = versions()
     st.put_comparison(
         comparison,
         {
@@ -503,7 +514,7 @@ def compare(
                 "meta": _jsonable(ds.meta),
             },
             "labels": _jsonable(report.to_dict()),
-            "versions": versions(),
+            "versions": trained_with,
         },
     )
     fixed_split = ds.splits is not None and len(ds.splits) > 1
@@ -571,9 +582,26 @@ def compare(
                 finished(_run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, progress), False)
     meta = {"name": ds.name, "n": len(ds), "kind": ds.kind, **_jsonable(ds.meta)}
     meta.update({k: _jsonable(list(v)) for k, v in (("target_names", ds.target_names), ("feature_names", ds.feature_names)) if v})
-    result = ComparisonResult(runs, cfg, data_meta=meta, labels=report, store=st)
+    result = ComparisonResult(runs, cfg, data_meta=meta, labels=report, store=st, versions=trained_with)
     result._test = test_cache
     return result
+
+
+def _check_comparable(metric: str, kinds: dict[str, str]) -> None:
+    """Log-likelihoods rank laws only within one likelihood kind (a density, a pmf of counts, a soft-label BCE).
+
+    ``kinds`` maps each law's label to its ``likelihood``.
+    """
+    if metric not in ("log_score", "val_nll") or len(set(kinds.values())) < 2:
+        return
+    groups: dict[str, list[str]] = {}
+    for label, kind in kinds.items():
+        groups.setdefault(kind, []).append(label)
+    listing = "; ".join(f"{kind}: {', '.join(labels)}" for kind, labels in groups.items())
+    raise LosslabError(
+        f"metric {metric!r} cannot rank these laws: their log-likelihoods are of different kinds ({listing}) and are not "
+        "comparable; compare laws of one kind, or rank by crps or mean_squared_error"
+    )
 
 
 def _seed_list(seeds: Any) -> list[int]:
@@ -619,7 +647,12 @@ def _use_replicas(replicas: bool | str, model, input_shape, dev: torch.device, t
         raise LosslabError(f"replicas={replicas!r}; expected True, False or 'auto'")
     possible = train_cfg.optimizer == "adam" and not fixed_split and n_seeds > 1
     if replicas is True and not possible:
-        why = "optimizer='lbfgs' trains one model at a time" if train_cfg.optimizer != "adam" else "each seed has its own split"
+        if train_cfg.optimizer != "adam":
+            why = "optimizer='lbfgs' trains one model at a time"
+        elif fixed_split:
+            why = "each seed has its own split"
+        else:
+            why = f"there is only {n_seeds} seed to batch"
         raise LosslabError(f"replicas=True cannot apply here: {why}; use replicas='auto'")
     if replicas is not True and (replicas is False or not possible):
         return False
@@ -725,7 +758,7 @@ def load_result(store: str | Store, comparison: str | None = None) -> Comparison
     for key in ("target_names", "feature_names"):
         if data.get(key):
             meta[key] = data[key]
-    return ComparisonResult(runs, cfg, data_meta=meta, labels=_label_report(c.get("labels")), store=st)
+    return ComparisonResult(runs, cfg, data_meta=meta, labels=_label_report(c.get("labels")), store=st, versions=c.get("versions"))
 
 
 def _label_report(d: dict | None):

@@ -7,6 +7,7 @@ it skips every run whose key is already stored.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sqlite3
@@ -52,8 +53,19 @@ def unpack_arrays(blob: bytes | None) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+#: seconds a writer waits for another process's transaction before giving up (SQLite's busy timeout)
+BUSY_TIMEOUT_S = 60.0
+
+
 class Store:
-    """Runs of comparisons in one SQLite file (``":memory:"`` for a throw-away store)."""
+    """Runs of comparisons in one SQLite file (``":memory:"`` for a throw-away store).
+
+    Several processes may write one store at once: WAL journaling lets readers go on while
+    one writer commits, every write is one ``BEGIN IMMEDIATE`` transaction, and a writer
+    waits up to :data:`BUSY_TIMEOUT_S` for another's lock instead of failing with
+    "database is locked". The schema version is checked before anything is written, so a
+    store from another losslab version (or another program's SQLite file) is never altered.
+    """
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
@@ -62,37 +74,81 @@ class Store:
             if not parent.is_dir():
                 raise LosslabError(f"store {self.path!r}: folder {str(parent)!r} does not exist")
         try:
-            self._con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as e:
+            raise LosslabError(f"store {self.path!r} cannot be opened ({e}); expected a writable file in a writable folder") from None
+        try:
+            self._con.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA busy_timeout=60000")
-            self._con.executescript(_SCHEMA)
             self._check_version()
+        except LosslabError:
+            self._con.close()
+            raise
         except sqlite3.DatabaseError as e:
-            raise LosslabError(f"store {self.path!r} is not a losslab store ({e})") from None
+            self._con.close()
+            raise self._error(e, opening=True) from None
+
+    def _error(self, e: sqlite3.Error, *, opening: bool = False) -> LosslabError:
+        """A one-line error for an SQLite failure: locked too long, disk full, read-only, or not a store."""
+        text = str(e)
+        if "locked" in text or "busy" in text:
+            return LosslabError(
+                f"store {self.path!r} stayed locked by another process for {BUSY_TIMEOUT_S:g} s ({text}); try again"
+            )
+        if "full" in text:
+            return LosslabError(
+                f"store {self.path!r}: the disk is full ({text}); every run finished before this one is kept: free "
+                f"some space and run the same command again to resume"
+            )
+        if (opening and not isinstance(e, sqlite3.OperationalError)) or "not a database" in text:
+            return LosslabError(f"store {self.path!r} is not a losslab store ({text})")
+        return LosslabError(
+            f"store {self.path!r} cannot be {'opened' if opening else 'written'} ({text}); expected a writable file "
+            f"in a writable folder"
+        )
 
     def _check_version(self) -> None:
+        """Create the schema in an empty file; otherwise require this losslab's schema version, changing nothing."""
         with self._transaction() as cur:
-            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
+            tables = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    cur.execute(statement)
                 cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
+                return
+            row = None
+            if "meta" in tables:
+                row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
                 raise LosslabError(
-                    f"store {self.path!r} has schema version {row[0]}, this losslab reads version {SCHEMA_VERSION}; "
-                    f"use a new --store file"
+                    f"store {self.path!r} is not a losslab store (an SQLite file with tables {', '.join(sorted(tables))} "
+                    f"and no schema version; expected schema version {SCHEMA_VERSION}); use a new --store file"
+                )
+            if str(row[0]) != str(SCHEMA_VERSION):
+                raise LosslabError(
+                    f"store {self.path!r} has schema version {row[0]}, this losslab reads schema version "
+                    f"{SCHEMA_VERSION}; use a new --store file or the losslab version that wrote it"
                 )
 
-    def _transaction(self):
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken up front (waiting up to the busy
+        timeout), so a commit never meets another writer; on any error the transaction is rolled back."""
         con = self._con
-
-        class _Tx:
-            def __enter__(self_inner) -> sqlite3.Cursor:
-                con.execute("BEGIN IMMEDIATE")
-                return con.cursor()
-
-            def __exit__(self_inner, exc_type, exc, tb) -> None:
-                con.execute("ROLLBACK" if exc_type else "COMMIT")
-
-        return _Tx()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise self._error(e) from None
+        try:
+            yield con.cursor()
+            con.execute("COMMIT")
+        except BaseException as exc:
+            if con.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._error(exc) from None
+            raise
 
     def close(self) -> None:
         self._con.close()

@@ -130,7 +130,9 @@ class Law:
             )
         out, start = {}, 0
         for key, k in self.raw_layout.items():
-            out[key] = raw[..., start : start + k]
+            # Contiguous copies: torch's CPU kernels for some ops (softplus, sigmoid) run 6-150x slower on the
+            # strided column slices of a multi-output raw tensor (benchmarks/kernels.py; a few % copy cost).
+            out[key] = raw[..., start : start + k].contiguous()
             start += k
         return out
 

@@ -30,6 +30,21 @@ def _erfc_cap(dtype: torch.dtype) -> float:
     return math.sqrt(-math.log(torch.finfo(dtype).tiny)) - 0.5
 
 
+def _erfc_loss_cap(dtype: torch.dtype) -> float:
+    """The argument where ``erfc`` falls to ``eps**2`` of ``dtype`` (5.4 in float32, 8.3 in float64).
+
+    Target masses below ``eps**2`` change no cross-entropy value or gradient at the
+    precision of ``dtype`` (a term ``t_k log p_k`` with ``t_k < eps**2`` and ``|log p_k|``
+    below ``1/eps`` stays under ``eps`` of the loss), so the training objective drops them.
+    """
+    target = torch.finfo(dtype).eps ** 2
+    lo, hi = 0.0, 30.0
+    for _ in range(60):  # bisection on the decreasing math.erfc, to double precision
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if math.erfc(mid) > target else (lo, mid)
+    return hi
+
+
 @register_law("binned")
 class Binned(Law):
     r"""Regression by classification: a softmax over ``n_bins`` equal-width bins of ``[low, high]``.
@@ -178,17 +193,27 @@ class Binned(Law):
         i0 = torch.floor(t).clamp(max=self.n_bins - 2)
         return i0.long(), t - i0
 
-    def _hl_gauss_halfwidth(self, dtype: torch.dtype) -> int:
-        """Bins each side of the label's bin beyond which every HL-Gauss mass is 0 in ``dtype`` (see below)."""
+    def _hl_gauss_halfwidth(self, dtype: torch.dtype, for_loss: bool = False) -> int:
+        """Bins each side of the label's bin beyond which every HL-Gauss mass is 0 in ``dtype`` (see below).
+
+        With ``for_loss``, beyond which every mass is below ``eps**2`` (see :func:`_erfc_loss_cap`):
+        the window's outer edges lie at least ``K`` bins, ``K / (sigma_ratio sqrt 2)`` in erfc's
+        argument, from any label in the centre bin, so ``K = ceil(cap sigma_ratio sqrt 2)`` suffices.
+        """
+        if for_loss:
+            return math.ceil(_erfc_loss_cap(dtype) * self.sigma_ratio * math.sqrt(2))
         return math.ceil(_erfc_cap(dtype) * self.sigma_ratio * math.sqrt(2)) + 1
 
-    def _sparse_targets(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _sparse_targets(self, y: torch.Tensor, for_loss: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """The targets as ``(bins (..., W), weights (..., W))``: ``to_probs(y)`` is 0 off these bins.
 
         ``W`` is 1 (onehot), 2 (twohot) or, for HL-Gauss, a window of ``2K + 1`` bins around the
         label (all bins when that is wider than the grid): the masses outside it are exact zeros
         (their erfc values are capped, see :meth:`_hl_gauss_window`), so training gathers ``W``
         log-probabilities per label instead of multiplying a dense ``(..., n_bins)`` target.
+        ``for_loss`` narrows the HL-Gauss window to the masses above ``eps**2`` of the dtype,
+        invisible to the cross-entropy (13 bins instead of 23 in float32 at ``sigma_ratio=0.75``):
+        fewer erfc calls, a narrower gather, and no subnormal products in the backward pass.
         """
         if self.kind == "onehot":
             idx = histogram_bin(y, self.low, self.width, self.n_bins).unsqueeze(-1)
@@ -196,11 +221,11 @@ class Binned(Law):
         if self.kind == "twohot":
             i0, f = self._twohot_split(y)
             return torch.stack([i0, i0 + 1], dim=-1), torch.stack([1 - f, f], dim=-1)
-        return self._hl_gauss_window(y)
+        return self._hl_gauss_window(y, for_loss)
 
-    def _hl_gauss_window(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _hl_gauss_window(self, y: torch.Tensor, for_loss: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.n_bins
-        width = min(2 * self._hl_gauss_halfwidth(y.dtype) + 1, n)
+        width = min(2 * self._hl_gauss_halfwidth(y.dtype, for_loss) + 1, n)
         u = (y - self.low) / self.width  # the label in bin units: edge k sits at u = k
         # A window of `width` bins centred on the label's bin, slid inside the grid near its ends.
         start = (histogram_bin(y, self.low, self.width, n) - (width // 2)).clamp_(0, n - width)
@@ -291,12 +316,15 @@ class Binned(Law):
         y = y.reshape(-1)
         if self.kind == "onehot":  # the fused index cross-entropy kernel
             return F.cross_entropy(flat, histogram_bin(y, self.low, self.width, self.n_bins), reduction=reduction)
-        bins, weights = self._sparse_targets(y)
-        if bins.shape[-1] == self.n_bins:  # dense HL-Gauss targets: torch's probability-target kernel
-            return F.cross_entropy(flat, weights, reduction=reduction)
-        # -sum_k t_k log softmax(l)_k over the few bins where t is not 0: one log_softmax and a gather
-        # of W columns, cheaper than torch's dense probability-target cross-entropy.
-        per = -(F.log_softmax(flat, dim=-1).gather(-1, bins) * weights).sum(-1)
+        bins, weights = self._sparse_targets(y, for_loss=True)
+        logp = F.log_softmax(flat, dim=-1)
+        if bins.shape[-1] != self.n_bins:  # (dense HL-Gauss targets cover every bin, in order)
+            # -sum_k t_k log softmax(l)_k over the few bins where t is not 0: one log_softmax and a gather
+            # of W columns, cheaper than torch's dense probability-target cross-entropy.
+            logp = logp.gather(-1, bins)
+        # A bin with target weight 0 contributes 0, even where its log-probability is -inf (float32 logits
+        # ~±3e38): 0 * -inf would be NaN, as in torch's probability-target cross-entropy.
+        per = -(torch.where(weights > 0, logp, torch.zeros_like(logp)) * weights).sum(-1)
         if reduction == "none":
             return per
         return per.mean() if reduction == "mean" else per.sum()

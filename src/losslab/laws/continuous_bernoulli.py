@@ -54,12 +54,30 @@ def _taylor_max(dtype: torch.dtype) -> float:
 
 
 def _split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(small, a_safe, w)``: the Taylor mask, ``|x|`` kept away from 0 where unused, and ``x^2``."""
+    """``(small, a_safe, w)``: the Taylor mask, ``|x|`` kept away from 0 where unused, and ``x^2`` (0 where unused)."""
     t = _taylor_max(x.dtype)
     a = x.abs()
     small = a <= t
     # The closed forms divide by |x|: give them t where the Taylor branch is selected, so no inf/NaN appears.
-    return small, torch.where(small, torch.full_like(a, t), a), x * x
+    # The series see x = 0 where the closed forms are selected: their x^8 overflows once |x| > ~1e4 in float32
+    # (~1e38 in float64), and an inf in the unselected branch turns its zero gradient into NaN.
+    xs = torch.where(small, x, torch.zeros_like(x))
+    return small, torch.where(small, torch.full_like(a, t), a), xs * xs
+
+
+#: above this |x|, e^-|x| (< 2e-22) is below the rounding of log|x|: log((1 - e^-|x|)/|x|) is -log|x|
+_EXP_NEGLIGIBLE = 50.0
+
+
+def _log_one_minus_exp_over(a: torch.Tensor) -> torch.Tensor:
+    """``log((1 - e^{-a}) / a)`` for ``a >= t`` (the closed form of ``S(x) - |x|/2``), finite up to float32's limit.
+
+    Above 50 it is ``-log a``: the ratio ``expm1(-a) / -a`` is a subnormal float32 number once
+    ``a > 1.2e38``, whose reciprocal in the gradient of ``log`` overflows (and times 0, is NaN).
+    """
+    big = a > _EXP_NEGLIGIBLE
+    mid = torch.where(big, torch.ones_like(a), a)
+    return torch.where(big, -torch.log(a), torch.log(torch.expm1(-mid) / -mid))
 
 
 def cb_nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -75,8 +93,7 @@ def cb_nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     small, a, w = _split(logits)
     # S(x) = x^2/24 - x^4/2880 + x^6/181440 - x^8/9676800 + O(x^10)
     taylor = w * (1 / 24 + w * (-1 / 2880 + w * (1 / 181440 - w / 9676800)))
-    na = -a
-    closed = torch.log(torch.expm1(na) / na)
+    closed = _log_one_minus_exp_over(a)
     step = torch.where(small, torch.full_like(logits, 0.5), (logits > 0).to(logits.dtype))
     return logits * (step - y) + torch.where(small, taylor, closed)
 
@@ -93,8 +110,7 @@ def cb_log_norm(logits: torch.Tensor) -> torch.Tensor:
     """
     small, a, w = _split(logits)
     taylor = F.softplus(logits) - logits / 2 - w * (1 / 24 + w * (-1 / 2880 + w * (1 / 181440 - w / 9676800)))
-    na = -a
-    closed = F.softplus(na) - torch.log(torch.expm1(na) / na)
+    closed = F.softplus(-a) - _log_one_minus_exp_over(a)
     return torch.where(small, taylor, closed)
 
 

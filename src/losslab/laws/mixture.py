@@ -21,10 +21,25 @@ MODE_STEPS = 30
 
 
 def mixture_log_prob(logits: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r"""``log sum_k softmax(logits)_k N(y; loc_k, scale_k)``; parameters ``(..., K)``, ``y`` and result ``(...)``."""
-    z = (y.unsqueeze(-1) - loc) / scale
+    r"""``log sum_k softmax(logits)_k N(y; loc_k, scale_k)``; parameters ``(..., K)``, ``y`` and result ``(...)``.
+
+    A component more than ``C`` scales from ``y`` (``C = sqrt(largest float) / 8``: 2.3e18 in float32)
+    gets log-density ``-inf``, its value to the precision of the sum (below ``-2.6e36``): computing
+    ``z^2`` there would overflow float32, and although ``logsumexp`` gives such a component zero
+    weight, ``0 * inf`` in the backward pass would make every gradient NaN.
+    """
+    d = y.unsqueeze(-1) - loc
+    with torch.no_grad():  # only a mask
+        far = d.abs() > _far_scales(d.dtype) * scale
+    z = torch.where(far, torch.zeros_like(d), d) / scale
     comp = -0.5 * z * z - torch.log(scale) - 0.5 * LOG_2PI
+    comp = torch.where(far, torch.full_like(comp, -math.inf), comp)
     return torch.logsumexp(F.log_softmax(logits, dim=-1) + comp, dim=-1)
+
+
+def _far_scales(dtype: torch.dtype) -> float:
+    """``C``: ``C^2`` is finite in ``dtype``, with room for the sums that follow (see :func:`mixture_log_prob`)."""
+    return math.sqrt(torch.finfo(dtype).max) / 8
 
 
 @register_law("mixture-gaussian")

@@ -16,6 +16,58 @@ from ._registry import register_law
 LOG_PI = math.log(math.pi)
 
 
+#: beyond this u = |y - loc| / (scale sqrt(df)), log1p(u^2) is computed from log u
+_FAR = 1e4
+
+
+def log1p_square(d: torch.Tensor, scale: torch.Tensor, df: torch.Tensor | float) -> torch.Tensor:
+    r""":math:`\log(1 + u^2)` with :math:`u = d / (\sigma\sqrt\nu)`, finite for every finite ``d``, ``scale`` and ``df``.
+
+    For ``|u| > 1e4`` it is :math:`2\log|u| + \log(1 + u^{-2})` with :math:`\log|u|` summed from
+    the logs of ``|d|``, ``scale`` and ``df``: a label far in the tail (``|d| / scale`` beyond ~1.8e19)
+    overflows ``u^2`` (and even ``u``) in float32, although the NLL there is only ``(df + 1) log|u|``.
+    Each branch sees safe inputs where it is not selected (``u = 0``, ``d = 1``), so no inf or
+    NaN reaches the gradient.
+
+    >>> float(log1p_square(torch.tensor([1e30]), torch.tensor([1e-3]), 3.0)) > 0   # z^2 = 1e66 in float32
+    True
+    """
+    sqrt_df = math.sqrt(df) if isinstance(df, float) else torch.sqrt(df)
+    log_df = math.log(df) if isinstance(df, float) else torch.log(df)
+    with torch.no_grad():  # only a mask: an inf here is harmless
+        far = (d.abs() / scale / sqrt_df) > _FAR
+    u = torch.where(far, torch.zeros_like(d), d) / scale / sqrt_df
+    near = torch.log1p(u * u)
+    log_u = torch.log(torch.where(far, d, torch.ones_like(d)).abs()) - torch.log(scale) - 0.5 * log_df
+    log_u = torch.where(far, log_u, torch.zeros_like(log_u))
+    return torch.where(far, 2 * log_u + torch.log1p(torch.exp(-2 * log_u)), near)
+
+
+#: above this h, lgamma(h) - lgamma(h + 1/2) is its asymptotic series (next term < 2e-15 at h = 50)
+_ASYMPTOTIC_HALF = 50.0
+
+
+def lgamma_half_step(h: torch.Tensor) -> torch.Tensor:
+    r""":math:`\log\Gamma(h) - \log\Gamma(h + \tfrac12)`, accurate and finite for every ``h > 0``.
+
+    For ``h > 50`` the series :math:`-\tfrac12\log h + \tfrac1{8h} - \tfrac1{192h^3} + \tfrac1{640h^5}`
+    (from :math:`\log\Gamma(z + a) \sim (z + a - \tfrac12)\log z - z + \tfrac12\log 2\pi
+    + \sum_k (-1)^k B_k(a) / (k(k-1) z^{k-1})`, Abramowitz & Stegun 6.1.40, with ``a = 0`` and
+    ``a = 1/2``; the next term is ``-17/(14336 h^7)``): the difference of two ``lgamma`` values of
+    ``~h log h`` cancels, losing ``1e-7 * h`` in float32, and each overflows float32 for ``h > 1e36``.
+
+    >>> round(float(lgamma_half_step(torch.tensor(100.0, dtype=torch.float64))), 12)  # mpmath, 60 digits: -2.3013350982022...
+    -2.301335098202
+    """
+    big = h > _ASYMPTOTIC_HALF
+    small = torch.where(big, torch.full_like(h, _ASYMPTOTIC_HALF), h)
+    hb = torch.where(big, h, torch.full_like(h, _ASYMPTOTIC_HALF))
+    inv = 1 / hb
+    inv2 = inv * inv
+    series = -0.5 * torch.log(hb) + inv * (1 / 8 + inv2 * (-1 / 192 + inv2 / 640))
+    return torch.where(big, series, torch.lgamma(small) - torch.lgamma(small + 0.5))
+
+
 def student_t_nll(
     loc: torch.Tensor, scale: torch.Tensor, df: torch.Tensor | float, y: torch.Tensor
 ) -> torch.Tensor:
@@ -23,16 +75,14 @@ def student_t_nll(
 
     ``df`` is a tensor (learned) or a float (fixed: the ``lgamma`` terms are then one constant).
     """
-    z = (y - loc) / scale
     if isinstance(df, float):
         const = math.lgamma(0.5 * df) - math.lgamma(0.5 * (df + 1.0)) + 0.5 * (math.log(df) + LOG_PI)
-        return (0.5 * (df + 1.0)) * torch.log1p(z * z * (1.0 / df)) + torch.log(scale) + const
+        return (0.5 * (df + 1.0)) * log1p_square(y - loc, scale, df) + torch.log(scale) + const
     half = 0.5 * df
     return (
-        (half + 0.5) * torch.log1p(z * z / df)
+        (half + 0.5) * log1p_square(y - loc, scale, df)
         + torch.log(scale)
-        + torch.lgamma(half)
-        - torch.lgamma(half + 0.5)
+        + lgamma_half_step(half)
         + 0.5 * (torch.log(df) + LOG_PI)
     )
 
@@ -54,8 +104,9 @@ class StudentT(ScalarLaw):
     scale can shrink towards its floor on a perfectly fitted label, so :meth:`excess`
     is undefined.
 
-    In float32 the difference of ``lgamma`` terms loses absolute precision (about
-    ``1e-7 * nu``) for very large ``nu``; it stays finite.
+    For ``nu > 100`` the difference of ``lgamma`` terms is taken from its asymptotic series
+    (:func:`lgamma_half_step`): ``lgamma`` itself would lose about ``1e-7 * nu`` in float32 and
+    overflow beyond ``nu ~ 1e36``.
 
     Args:
         df: fixed degrees of freedom (> 0), or None to learn them (default).

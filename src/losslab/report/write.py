@@ -283,7 +283,7 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
         "fixed_spread": fixed_spread_laws(result),
         "data": result.data_meta,
         "config": result.config.as_dict(),
-        "versions": versions(),
+        "versions": result.versions or versions(),
         "command": command,
         "table": json.loads(result.table().to_json(orient="index")),
         "runs": json.loads(frame.to_json(orient="records")),
@@ -318,12 +318,36 @@ def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path]
             lines += [f"## {title}", "", f"![{title}]({figs[key].name})", ""]
     if _labels_summary(result):
         lines += ["## Labels", ""] + [f"- {m}" for m in _labels_summary(result)] + [""]
-    lines += ["## Configuration", "", "```json", json.dumps({**result.config.as_dict(), "versions": versions()}, indent=1, default=str), "```", ""]
+    lines += ["## Configuration", "", "```json", json.dumps({**result.config.as_dict(), "versions": result.versions or versions()}, indent=1, default=str), "```", ""]
     if command:
         lines += ["Reproduce with:", "", "```bash", command, "```", ""]
     path = out / "report.md"
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(_md_escape_text(lines)))
     return path
+
+
+def _md_escape_text(lines: list[str]) -> list[str]:
+    """Escape ``&``, ``<`` and ``>`` outside fenced code blocks.
+
+    Markdown viewers render inline HTML, and the report quotes user strings (a data set's
+    file name, column names); inside a fence the text is shown verbatim and stays as is.
+
+    >>> _md_escape_text(["# <svg>", "> a > b", "```", "a < b", "```"])
+    ['# &lt;svg&gt;', '> a &gt; b', '```', 'a < b', '```']
+    """
+    out, fenced = [], False
+    for block in lines:
+        for line in block.split("\n"):
+            if line.startswith("```"):
+                fenced = not fenced
+                out.append(line)
+            elif fenced:
+                out.append(line)
+            else:
+                quote = "> " if line.startswith("> ") else ""  # a block quote's marker is Markdown, not text
+                body = line[len(quote):]
+                out.append(quote + body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return out
 
 
 def _fixed_winner_note(result: ComparisonResult, rec, prefix: str = "") -> list[str]:
@@ -390,7 +414,7 @@ def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Pat
             parts.append(f"<h2>{e(title)}</h2>{_img(figs[key], title)}")
     if _labels_summary(result):
         parts.append("<h2>Labels</h2><ul>" + "".join(f"<li>{e(m)}</li>" for m in _labels_summary(result)) + "</ul>")
-    cfg = json.dumps({**result.config.as_dict(), "data": result.data_meta, "versions": versions()}, indent=1, default=str)
+    cfg = json.dumps({**result.config.as_dict(), "data": result.data_meta, "versions": result.versions or versions()}, indent=1, default=str)
     parts.append(f"<h2>Configuration</h2><pre>{e(cfg)}</pre>")
     if command:
         parts.append(f"<h2>Reproduce</h2><pre>{e(command)}</pre>")

@@ -1,0 +1,121 @@
+"""Scaling benchmark: time of ``ll.compare`` against the number of rows and the number of replicas (seeds).
+
+Run ``python -m benchmarks.scaling`` (``--quick`` for a smoke run). The data are
+digits-inpaint-sized (1797 rows, 32 inputs, 32 targets in [0, 1]); ``--rows`` copies them
+x1, x2, x4, x8 (the row count is what is timed, not what is learnt). Every run trains a
+fixed number of epochs (patience = epochs, so early stopping never ends a run sooner), so
+the work per run is proportional to the rows and the timings measure the engine, not luck.
+
+* rows: one law, one seed, rows x1 .. x8: the time should grow linearly (ratio ~ the factor);
+* replicas: one law, ``seeds = 1, 2, 4, 8`` on the x1 data: linear when seeds train one after
+  another, sub-linear where the engine batches replicas. When ``ll.compare`` offers a switch
+  between batched and one-at-a-time training (see ``_replica_switch``), ``--one-at-a-time``
+  times both, alternating.
+
+Sizes are timed in alternation (x1, x2, x4, x8, x1, ...), ``--reps`` rounds, medians and min-max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import losslab as ll
+
+#: keyword arguments of ll.compare that could switch replica batching, most likely first
+_SWITCH_NAMES = ("batch_replicas", "replicas", "batched", "vmap")
+
+
+def _replica_switch() -> str | None:
+    """The name of ``ll.compare``'s replica-batching switch, if it has one."""
+    params = inspect.signature(ll.compare).parameters
+    return next((n for n in _SWITCH_NAMES if n in params), None)
+
+
+def _data(factor: int, base_rows: int | None):
+    ds = ll.data.load("digits-inpaint")
+    rows = np.arange(len(ds) if base_rows is None else min(base_rows, len(ds)))
+    return ds.subset(np.tile(rows, factor))
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _table(title: str, keys: list, times: dict, unit: str) -> list[dict]:
+    base = statistics.median(times[keys[0]])
+    print(f"\n{title}")
+    print(f"  {unit:>9s} {'median s':>9s} {'min-max':>15s} {'ratio to x1':>12s} {'ideal (linear)':>15s}")
+    out = []
+    for k in keys:
+        t = statistics.median(times[k])
+        out.append({"x": k, "seconds": t, "range": (min(times[k]), max(times[k])), "ratio": t / base})
+        print(f"  {k:>9} {t:9.2f} {min(times[k]):7.2f}-{max(times[k]):<7.2f} {t / base:12.2f} {k / keys[0]:15.0f}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--law", default="bernoulli")
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--rows", default="1,2,4,8", help="row multiples")
+    parser.add_argument("--replicas", default="1,2,4,8", help="numbers of seeds")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument(
+        "--one-at-a-time", action="store_true", help="also time replicas trained one after another (needs a switch in ll.compare)"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke mode: 200 rows, x1/x2, 1 and 2 seeds, 1 epoch, 1 repetition")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    factors = [int(s) for s in args.rows.split(",")]
+    replicas = [int(s) for s in args.replicas.split(",")]
+    epochs, reps, base_rows = args.epochs, args.reps, None
+    if args.quick:
+        factors, replicas, epochs, reps, base_rows = factors[:2], replicas[:2], 1, 1, 200
+    switch = _replica_switch()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, device {args.device}; "
+        f"law {args.law}, model {args.model}, {epochs} epochs per run (no early stop), {reps} alternating round(s); "
+        f"replica switch in ll.compare: {switch or 'none'}"
+    )
+    common = dict(laws=[args.law], model=args.model, epochs=epochs, patience=epochs, device=args.device)
+    data = {k: _data(k, base_rows) for k in factors}
+    ll.compare(data[factors[0]], seeds=1, **{**common, "epochs": 1})  # untimed: imports and one-time set-up
+
+    row_times: dict[int, list[float]] = {k: [] for k in factors}
+    for _ in range(reps):
+        for k in factors:
+            row_times[k].append(_timed(lambda: ll.compare(data[k], seeds=1, **common)))
+    out = {"rows": _table(f"rows ({len(data[factors[0]])} x factor), 1 seed", factors, row_times, "rows x")}
+
+    variants: dict[str, dict] = {"engine default": {}}
+    if args.one_at_a_time:
+        if switch is None:
+            print("  (--one-at-a-time: ll.compare has no replica switch; only its default is timed)")
+        else:
+            variants = {"batched": {switch: True}, "one at a time": {switch: False}}
+    times = {label: {k: [] for k in replicas} for label in variants}
+    for _ in range(reps):
+        for label, extra in variants.items():  # variants alternate too, so a load drift hits both alike
+            for k in replicas:
+                opts = extra if k > 1 else {}  # one seed is one model either way (compare refuses to batch it)
+                times[label][k].append(_timed(lambda: ll.compare(data[factors[0]], seeds=k, **common, **opts)))
+    for label in variants:
+        out[f"replicas ({label})"] = _table(f"replicas: seeds of one law ({label})", replicas, times[label], "seeds")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The slow lane (``pytest -m slow``): the grid, scaling and CNN benchmarks run in their quick mode, so they cannot rot.
+
+No test here asserts a time or a ratio (the machines that run CI are shared and noisy);
+they check that every benchmark runs end to end and returns finite, well-formed numbers.
+"""
+
+import math
+import os
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_grid_benchmark_quick():
+    from benchmarks import grid, naive
+
+    data = "digits-inpaint,retinamnist" if os.environ.get("LOSSLAB_DATA") else "digits-inpaint"
+    results = grid.main(["--quick", "--data", data])
+    assert [r["data"] for r in results] == data.split(",")
+    for r in results:
+        assert r["ours"] > 0 and r["naive"] > 0 and math.isfinite(r["speedup"])
+        laws = set(grid.DEFAULT_LAWS[:2])
+        assert r["ours_winner"] in laws and r["naive_winner"] in laws
+        assert math.isfinite(r["ours_metric"]) and math.isfinite(r["naive_metric"])
+    assert set(grid.DEFAULT_LAWS) <= set(naive.NAIVE_LAWS)
+
+
+def test_naive_losses_match_losslab_laws_up_to_constants():
+    # The naive reference must train the same models as losslab's laws, or the grid would compare
+    # different things: its loss minus losslab's is a constant (or a fixed scale) in the raw outputs.
+    import torch
+
+    import losslab as ll
+    from benchmarks import naive
+    from losslab.laws import validation
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.rand(64, generator=gen)
+    y[:8], y[8:16] = 0.0, 1.0
+    for name in ("bernoulli", "gaussian-hetero", "continuous-bernoulli", "zoib", "binned"):
+        law, ref = ll.get_law(name), naive.NAIVE_LAWS[name]()
+        assert ref.raw_dim == law.raw_dim, name
+        diffs = []
+        for _ in range(3):
+            raw = torch.randn(64, law.raw_dim, generator=gen, dtype=torch.float64)
+            with validation(False):
+                ours = float(law.loss(raw, y.double()))
+            diffs.append(float(ref.loss(raw, y.double())) - ours)
+        assert max(diffs) - min(diffs) < 1e-9, (name, diffs)
+        raw = torch.randn(64, law.raw_dim, generator=gen, dtype=torch.float64)
+        torch.testing.assert_close(ref.mean(raw), law.point(law.link(raw), "mean"), rtol=1e-6, atol=1e-9)
+
+
+def test_scaling_benchmark_quick():
+    from benchmarks import scaling
+
+    out = scaling.main(["--quick"])
+    assert [row["x"] for row in out["rows"]] == [1, 2]
+    for table in out.values():
+        assert all(row["seconds"] > 0 and math.isfinite(row["ratio"]) for row in table)
+
+
+def test_cnn_benchmark_quick():
+    from benchmarks import cnn
+
+    results = cnn.main(["--quick"])
+    steps = [r for r in results if r["max_diff"] is not None]
+    assert len(steps) == 2 and all(r["max_diff"] < 1e-5 for r in steps)  # same nets, same weights, same outputs
+    assert all(r["a"] > 0 and r["b"] > 0 and math.isfinite(r["ratio"]) for r in results)
