@@ -72,8 +72,8 @@ class _GridProgress:
             transient=False,
         )
         self.grid = None
-        self.run = None
-        self.run_law: str | None = None
+        #: the epoch bar of each law in training (several when laws train side by side in workers), with its seeds to go
+        self.bars: dict[str, list] = {}
         #: runs of this grid that are in the store (finished now or earlier), for the Ctrl-C message
         self.saved = 0
         #: the grid's (law, seed) cells
@@ -92,20 +92,26 @@ class _GridProgress:
             self.cells = {(law, int(seed)) for law in ev.get("laws", []) for seed in ev.get("seeds", [])}
             self.grid = self.progress.add_task("runs (laws x seeds)", total=ev["total"])
         elif kind == "run_start":
-            batch = int(ev.get("replicas", 1))
-            if batch > 1 and self.run is not None and self.run_law == ev["law"]:
-                return  # the seeds of one law train together as replicas: one bar for all of them
-            if self.run is not None:
-                self.progress.remove_task(self.run)
-            self.run_law = ev["law"]
+            law, batch = ev["law"], int(ev.get("replicas", 1))
+            if law in self.bars:
+                if batch > 1:
+                    return  # the seeds of one law train together as replicas: one bar for all of them
+                self.progress.remove_task(self.bars.pop(law)[0])
             what = f"{batch} seeds together" if batch > 1 else f"seed {ev['seed']}"
-            self.run = self.progress.add_task(f"  {ev['law']} {what}: epochs", total=None)
-        elif kind == "epoch" and self.run is not None:
-            self.progress.update(self.run, total=ev["epochs"], completed=ev["epoch"], description=f"  epochs (val NLL {ev['val']:.4g})")
+            self.bars[law] = [self.progress.add_task(f"  {law} {what}: epochs", total=None), batch, f"  {law} {what}"]
+        elif kind == "epoch":
+            bar = self.bars.get(ev.get("law", "")) or (next(reversed(self.bars.values())) if self.bars else None)
+            if bar is not None:
+                self.progress.update(bar[0], total=ev["epochs"], completed=ev["epoch"], description=f"{bar[2]}: epochs (val NLL {ev['val']:.4g})")
         elif kind == "run_end":
             self.saved = max(self.saved, int(ev.get("done", self.saved + 1)))
             if self.grid is not None:
                 self.progress.update(self.grid, completed=ev["done"])
+            bar = self.bars.get(ev.get("law", ""))
+            if bar is not None and not ev.get("cached"):
+                bar[1] -= 1
+                if bar[1] <= 0:
+                    self.progress.remove_task(self.bars.pop(ev["law"])[0])
 
 
 def _split_list(s: Optional[str]) -> Optional[list[str]]:
@@ -141,12 +147,14 @@ def _saved_runs(store_path: Path, since: float, prog: _GridProgress) -> int:
 
 
 def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str], seeds: int, model: str, epochs: int,
-                 target: Optional[str], features: Optional[str], trials: Optional[str], metric: str, quiet: bool, command: str) -> None:
+                 target: Optional[str], features: Optional[str], trials: Optional[str], metric: str, quiet: bool, command: str,
+                 workers: str = "auto") -> None:
     from .experiment import compare
     from .report import write_report
 
     if seeds < 1:
         raise LosslabError(f"--seeds {seeds}; expected a positive number of seeds (1 or more)")
+    n_workers = _parse_workers(workers)
     read_kwargs: dict[str, Any] = {}
     if target is not None:
         read_kwargs["target"] = _split_list(target) if "," in target else target
@@ -166,7 +174,7 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
         with prog:
             result = compare(
                 data, laws=_split_list(laws), seeds=seeds, model=model, epochs=epochs, store=str(store_path),
-                primary_metric=metric, progress=prog, **read_kwargs,
+                primary_metric=metric, progress=prog, workers=n_workers, **read_kwargs,
             )
     except KeyboardInterrupt:
         # compare() writes each run to the store the moment it ends, so stopping here loses only the run in progress.
@@ -180,6 +188,21 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
     console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path})", highlight=False, soft_wrap=True)
 
 
+def _parse_workers(workers: str) -> int | str:
+    if workers == "auto":
+        return workers
+    try:
+        n = int(workers)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise LosslabError(f"--workers {workers}; expected a positive whole number or 'auto'")
+    return n
+
+
+WORKERS_HELP = "Processes training laws side by side on the CPU: a number, or auto (one per two logical CPUs, 1 on a 2-CPU machine)."
+
+
 def _command_line() -> str:
     return "losslab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -190,9 +213,11 @@ def demo(
     seeds: int = typer.Option(3, "--seeds", help="Seeds per law."),
     epochs: int = typer.Option(60, "--epochs", help="Maximum epochs per run (early stopping ends most runs sooner)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
 ) -> None:
     """Compare the default laws on the embedded data set (digits-inpaint) and write the report."""
-    _guard(lambda: _run_compare("digits-inpaint", out, None, None, seeds, "auto", epochs, None, None, None, "mean_squared_error", quiet, _command_line()))
+    _guard(lambda: _run_compare("digits-inpaint", out, None, None, seeds, "auto", epochs, None, None, None, "mean_squared_error", quiet,
+                                _command_line(), workers))
 
 
 @app.command("compare")
@@ -209,9 +234,10 @@ def compare_cmd(
     out: Path = typer.Option(Path("losslab-out"), "--out", help="Folder for the report."),
     store: Optional[Path] = typer.Option(None, "--store", help="SQLite run store (default OUT/runs.sqlite); re-running resumes from it."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
 ) -> None:
     """Train the same model under each law and seed on DATA, then recommend a loss with evidence."""
-    _guard(lambda: _run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, _command_line()))
+    _guard(lambda: _run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, _command_line(), workers))
 
 
 @app.command()

@@ -32,6 +32,12 @@ def _hist_cdf(probs, edges):
     return lambda x: float(np.interp(x, edges, cum))
 
 
+def _cb_cdf(eta):
+    if eta == 0:
+        return lambda x: min(max(x, 0.0), 1.0)
+    return lambda x: 0.0 if x < 0 else 1.0 if x >= 1 else float(np.expm1(eta * x) / np.expm1(eta))
+
+
 def _discrete_cdf(atoms, probs):
     return lambda x: float(np.sum(np.asarray(probs)[np.asarray(atoms) <= x]))
 
@@ -79,6 +85,11 @@ CASES = {
         (dict(atoms=_BIN_ATOMS, probs=_BIN_P), _discrete_cdf(_BIN_ATOMS, _BIN_P), 0.0, 1.0, tuple(_BIN_ATOMS), [0.0, 2 / 7, 0.5, 1.0]),
         (dict(atoms=_BIN_ATOMS, probs=_BB_P), _discrete_cdf(_BIN_ATOMS, _BB_P), 0.0, 1.0, tuple(_BIN_ATOMS), [0.0, 3 / 7, 1.0]),
     ],
+    "continuous_bernoulli": [
+        # scipy has no continuous Bernoulli: its CDF is written out, F(x) = expm1(eta x) / expm1(eta) (uniform at eta = 0)
+        (dict(logits=eta), _cb_cdf(eta), 0.0, 1.0, (), [0.0, 1e-6, 0.1, 0.37, 0.5, 0.9, 1.0])
+        for eta in (-200.0, -30.0, -1.0, -0.0201, -0.0199, -1e-3, 0.0, 1e-7, 0.0199, 0.0201, 0.7, 10.0, 300.0)
+    ],
     "zoib": [
         (
             dict(p0=0.15, p1=0.05, concentration1=2.0, concentration0=3.0),
@@ -109,6 +120,14 @@ def test_closed_form_matches_numerical_integration(family):
             got = float(_call(family, kwargs, y))
             want = crps_by_quad(cdf, y, low, high, points)
             assert got == pytest.approx(want, abs=1e-6, rel=1e-6), (family, kwargs, y)
+
+
+def test_continuous_bernoulli_closed_form_is_tight_across_its_series_switch():
+    """Stricter than the shared 1e-6: the closed form cancels near eta = 0, so a series takes over below 0.02."""
+    for kwargs, cdf, low, high, points, labels in CASES["continuous_bernoulli"]:
+        for y in labels:
+            got = float(_call("continuous_bernoulli", kwargs, y))
+            assert got == pytest.approx(crps_by_quad(cdf, y, low, high, points), abs=1e-10), (kwargs, y)
 
 
 def _sr_reference(family, kw, y):

@@ -15,6 +15,7 @@ from torch.distributions import (
     Beta,
     Categorical,
     ContinuousBernoulli,
+    Gumbel,
     Exponential,
     Laplace,
     MixtureSameFamily,
@@ -108,7 +109,8 @@ def test_crps_of_a_mixture_of_betas_uses_samples_within_their_noise():
 
 def test_crps_methods_reported():
     assert _crps_values(Normal(_t([0.0]), _t([1.0])), _t([0.0]), 10, 0)[1] == "closed form"
-    assert _crps_values(ContinuousBernoulli(probs=_t([0.2])), _t([0.5]), 10, 0)[1] == "quantile grid"
+    assert _crps_values(ContinuousBernoulli(probs=_t([0.2])), _t([0.5]), 10, 0)[1] == "closed form"
+    assert _crps_values(Gumbel(_t([0.0]), _t([1.0])), _t([0.5]), 10, 0)[1] == "quantile grid"
 
 
 def test_crps_refuses_bernoulli_and_multivariate_laws_with_a_reason():

@@ -29,6 +29,7 @@ from .._errors import LosslabError
 from ..laws import Law, get_law, law_class
 from ..models import build_model, resolve_model
 from .stats import NOT_RANKED, higher_is_better, mean_ci, paired_test
+from . import _pool
 from .store import Store
 from .trainer import Progress, Split, TrainConfig, can_batch, resolve_device, train, train_replicas
 
@@ -418,6 +419,7 @@ def compare(
     optimizer: str = "adam",
     device: str = "auto",
     replicas: bool | str = "auto",
+    workers: int | str = 1,
     split_seed: int = 0,
     val: float = 0.15,
     test: float = 0.2,
@@ -440,6 +442,12 @@ def compare(
             (``False``), or where that measured faster (``"auto"``: always on a GPU; MLPs and
             linear models on the CPU). The numbers agree either way (each replica's gradient and
             Adam step are its own), so stored runs are shared between the two modes.
+        workers: train the laws side by side in this many processes on the CPU, each with its
+            share of the cores as torch threads (``"auto"``: one per core, when there are
+            several laws to train). Each run's numbers equal those of one process up to the
+            floating-point order of its matrix products; the parent writes every run to the
+            store as its law finishes. Processes are spawned, so a script using ``workers > 1``
+            needs an ``if __name__ == "__main__":`` guard; the ``losslab`` command has one.
         progress: a callable receiving event dicts (``grid``, ``run_start``, ``epoch``, ``run_end``).
     """
     from .. import data as lldata
@@ -520,8 +528,9 @@ def compare(
     fixed_split = ds.splits is not None and len(ds.splits) > 1
     batched = _use_replicas(replicas, model, ds.X.shape[1:], dev, cfg.train, fixed_split, len(seed_list))
     total = len(seed_list) * len(labels)
+    n_workers = _pool.resolve_workers(workers, n_jobs=len(labels) if not fixed_split else total, device=dev, model=model)
     if progress:
-        progress({"event": "grid", "total": total, "laws": labels, "seeds": seed_list, "replicas": batched})
+        progress({"event": "grid", "total": total, "laws": labels, "seeds": seed_list, "replicas": batched, "workers": n_workers})
     runs: list[dict] = []
     test_cache: dict[str, Any] = {}
     done = 0
@@ -557,6 +566,7 @@ def compare(
     # replicas when that pays. Fixed per-seed splits (UCI): one split per seed, runs one by one.
     shared = None if fixed_split else split_for(split_seed)
     order = [(label, [s]) for s in seed_list for label in labels] if fixed_split else [(label, seed_list) for label in labels]
+    jobs = []
     for label, group in order:
         name, opts = specs[labels.index(label)]
         law = law_objs[label]
@@ -570,6 +580,9 @@ def compare(
                 finished(stored, True)
         if not todo:
             continue
+        if n_workers > 1:
+            jobs.append({"label": label, "law": law, "seeds": todo, "keys": {s: keys[s] for s in todo}, "batched": batched})
+            continue
         tensors = shared if shared is not None else split_for(todo[0])
         if progress:
             for s in todo:
@@ -580,6 +593,13 @@ def compare(
         else:
             for s in todo:
                 finished(_run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, progress), False)
+    if jobs:
+        context = {"ds": ds, "cfg": cfg, "model": model, "comparison": comparison, "fixed_split": fixed_split}
+        for rec in _pool.run_jobs(jobs, context, n_workers, progress):
+            _save(st, rec)
+            finished(rec, False)
+        place = {(label, s): i for i, (label, group) in enumerate(order) for s in group}
+        runs.sort(key=lambda r: (place[(r["law"], r["seed"])], r["seed"]))
     meta = {"name": ds.name, "n": len(ds), "kind": ds.kind, **_jsonable(ds.meta)}
     meta.update({k: _jsonable(list(v)) for k, v in (("target_names", ds.target_names), ("feature_names", ds.feature_names)) if v})
     result = ComparisonResult(runs, cfg, data_meta=meta, labels=report, store=st, versions=trained_with)
@@ -700,19 +720,7 @@ def _record(m, res, tensors, law: Law, label: str, seed: int, cfg: CompareConfig
         metrics, arrays = {"reasons": {"all": f"diverged at epoch {res.diverged_epoch}"}}, {}
     seconds += time.perf_counter() - t0
     run_cfg = {"law": [law.name, law.options()], "label": label, "seed": seed, "model": cfg.model, "train": cfg.train.as_dict(), "replicas": replicas}
-    st.put_run(
-        key,
-        comparison=comparison,
-        law=label,
-        seed=seed,
-        status=res.status,
-        config=run_cfg,
-        metrics=metrics,
-        history=history,
-        arrays=arrays,
-        seconds=seconds,
-    )
-    return {
+    rec = {
         "key": key,
         "comparison": comparison,
         "law": label,
@@ -724,6 +732,18 @@ def _record(m, res, tensors, law: Law, label: str, seed: int, cfg: CompareConfig
         "seconds": seconds,
         "arrays": arrays,
     }
+    if st is not None:  # a worker process returns the record to the parent, which writes it
+        _save(st, rec)
+    return rec
+
+
+def _save(st: Store, rec: dict) -> None:
+    st.put_run(
+        rec["key"],
+        **{k: rec[k] for k in ("comparison", "status", "config", "metrics", "history", "arrays", "seconds")},
+        law=rec["law"],
+        seed=rec["seed"],
+    )
 
 
 def load_result(store: str | Store, comparison: str | None = None) -> ComparisonResult:

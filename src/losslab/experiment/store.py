@@ -79,7 +79,7 @@ class Store:
             raise LosslabError(f"store {self.path!r} cannot be opened ({e}); expected a writable file in a writable folder") from None
         try:
             self._con.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-            self._con.execute("PRAGMA journal_mode=WAL")
+            self._set_wal()
             self._check_version()
         except LosslabError:
             self._con.close()
@@ -87,6 +87,26 @@ class Store:
         except sqlite3.DatabaseError as e:
             self._con.close()
             raise self._error(e, opening=True) from None
+
+    def _set_wal(self) -> None:
+        """Switch to WAL journaling, waiting for other processes as a write would.
+
+        Changing the journal mode needs the database to itself, and SQLite answers "database is
+        locked" at once, without its busy handler, when another process is opening or writing
+        the same file (two comparisons creating one store together): so retry until the busy
+        timeout, as a write would wait.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                self._con.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if not ("locked" in str(e) or "busy" in str(e)) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.25)
 
     def _error(self, e: sqlite3.Error, *, opening: bool = False) -> LosslabError:
         """A one-line error for an SQLite failure: locked too long, disk full, read-only, or not a store."""

@@ -1,0 +1,126 @@
+"""Worker processes for the comparison grid: the laws train side by side, one law per worker at a time.
+
+The grid's models are small, and one of them keeps one CPU core busy at best; a laptop has
+several. :func:`run_jobs` hands each law's pending seeds (a *job*) to a pool of spawned
+processes, each with its share of the cores as torch threads. A worker trains and evaluates,
+and returns the run records; the parent alone writes them to the store, the moment each job
+returns, so a crash or Ctrl-C loses only the jobs still training. Progress events travel back
+through a queue.
+
+Processes are spawned, not forked (a forked child of a process whose OpenMP pool has run can
+hang), so a script that calls ``compare(..., workers=2)`` must guard its top level with
+``if __name__ == "__main__":``, as for any ``multiprocessing`` code; the ``losslab`` command does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_mod
+from typing import Any, Callable, Iterator
+
+import torch
+
+#: what a worker process holds for every job: set once by :func:`_init_worker`
+_CONTEXT: dict[str, Any] = {}
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any) -> int:
+    """The number of worker processes: ``"auto"``, one per two logical CPUs when there are several jobs and it can.
+
+    Worker processes train on the CPU only (one GPU is better fed by replica batching in one
+    process), and need a model given by name (a factory function may not survive pickling).
+    """
+    from .._errors import LosslabError
+
+    if workers == "auto":
+        if device.type != "cpu" or callable(model) or n_jobs < 2:
+            return 1
+        # Half the logical CPUs (two are often one physical core's hyper-threads): on a 2-CPU
+        # machine measured no faster than one process (43.9 s both, the digits-inpaint grid), so 1.
+        return max(1, min(cpu_count() // 2, n_jobs))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise LosslabError(f"workers={workers!r}; expected a positive whole number or 'auto'")
+    if workers > 1 and device.type != "cpu":
+        raise LosslabError(f"workers={workers} needs device='cpu' (this comparison trains on {device}); use workers=1")
+    if workers > 1 and callable(model):
+        raise LosslabError(f"workers={workers} needs a model given by name ('mlp', 'cnn', ...), not a factory function; use workers=1")
+    return min(workers, max(1, n_jobs))
+
+
+def _init_worker(context: dict[str, Any], events: Any, threads: int) -> None:
+    torch.set_num_threads(threads)
+    _CONTEXT.clear()
+    _CONTEXT.update(context, events=events)
+
+
+def _job(job: dict[str, Any]) -> list[dict]:
+    """One law's pending seeds, trained in this worker; the records come back unsaved."""
+    from .compare import _run_group, _run_one, _split_tensors
+
+    c = _CONTEXT
+    ds, cfg, label, seeds = c["ds"], c["cfg"], job["label"], job["seeds"]
+    idx = ds.split(seeds[0] if c["fixed_split"] else cfg.split_seed, val=cfg.val, test=cfg.test)
+    tensors = _split_tensors(ds, idx, torch.device("cpu"), cfg.standardize)
+    events = c["events"]
+
+    def progress(ev: dict) -> None:
+        events.put({**ev, "law": label})
+
+    for s in seeds:
+        progress({"event": "run_start", "seed": s, "replicas": len(seeds) if job["batched"] else 1})
+    law, keys = job["law"], job["keys"]
+    if job["batched"] and len(seeds) > 1:
+        return _run_group(ds, tensors, law, label, seeds, cfg, c["model"], c["comparison"], keys, None, progress)
+    return [_run_one(ds, tensors, law, label, s, cfg, c["model"], c["comparison"], keys[s], None, progress) for s in seeds]
+
+
+def run_jobs(
+    jobs: list[dict[str, Any]], context: dict[str, Any], workers: int, progress: Callable[[dict], None] | None
+) -> Iterator[dict]:
+    """Run ``jobs`` in ``workers`` processes; yield each run record as its job returns.
+
+    Any failure (a worker's error, re-raised here, or Ctrl-C) terminates the pool at once.
+    """
+    workers = max(1, min(workers, len(jobs)))
+    ctx = mp.get_context("spawn")
+    events = ctx.Queue()
+    threads = max(1, cpu_count() // workers)
+    pool = ctx.Pool(processes=workers, initializer=_init_worker, initargs=(context, events, threads))
+
+    def drain() -> None:
+        while True:
+            try:
+                ev = events.get_nowait()
+            except queue_mod.Empty:
+                return
+            if progress:
+                progress(ev)
+
+    try:
+        results = pool.imap_unordered(_job, jobs)
+        remaining = len(jobs)
+        while remaining:
+            try:
+                records = results.next(timeout=0.2)
+            except mp.TimeoutError:
+                drain()
+                continue
+            remaining -= 1
+            drain()
+            yield from records
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+        events.close()
