@@ -64,23 +64,15 @@ def _init_worker(context: dict[str, Any], events: Any, threads: int) -> None:
 
 def _job(job: dict[str, Any]) -> list[dict]:
     """One law's pending seeds, trained in this worker; the records come back unsaved."""
-    from .compare import _run_group, _run_one, _split_tensors
+    from .compare import _split_tensors, _train_law
 
     c = _CONTEXT
-    ds, cfg, label, seeds = c["ds"], c["cfg"], job["label"], job["seeds"]
+    ds, cfg, seeds = c["ds"], c["cfg"], job["seeds"]
     idx = ds.split(seeds[0] if c["fixed_split"] else cfg.split_seed, val=cfg.val, test=cfg.test)
     tensors = _split_tensors(ds, idx, torch.device("cpu"), cfg.standardize)
-    events = c["events"]
-
-    def progress(ev: dict) -> None:
-        events.put({**ev, "law": label})
-
-    for s in seeds:
-        progress({"event": "run_start", "seed": s, "replicas": len(seeds) if job["batched"] else 1})
-    law, keys = job["law"], job["keys"]
-    if job["batched"] and len(seeds) > 1:
-        return _run_group(ds, tensors, law, label, seeds, cfg, c["model"], c["comparison"], keys, None, progress)
-    return [_run_one(ds, tensors, law, label, s, cfg, c["model"], c["comparison"], keys[s], None, progress) for s in seeds]
+    return list(
+        _train_law(ds, tensors, job["law"], job["label"], seeds, cfg, c["model"], c["comparison"], job["keys"], None, c["events"].put, job["batched"])
+    )
 
 
 def run_jobs(

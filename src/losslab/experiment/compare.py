@@ -18,7 +18,7 @@ import math
 import platform
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -443,8 +443,8 @@ def compare(
             linear models on the CPU). The numbers agree either way (each replica's gradient and
             Adam step are its own), so stored runs are shared between the two modes.
         workers: train the laws side by side in this many processes on the CPU, each with its
-            share of the cores as torch threads (``"auto"``: one per core, when there are
-            several laws to train). Each run's numbers equal those of one process up to the
+            share of the cores as torch threads (``"auto"``: one per two logical CPUs, when
+            there are several laws to train). Each run's numbers equal those of one process up to the
             floating-point order of its matrix products; the parent writes every run to the
             store as its law finishes. Processes are spawned, so a script using ``workers > 1``
             needs an ``if __name__ == "__main__":`` guard; the ``losslab`` command has one.
@@ -584,15 +584,8 @@ def compare(
             jobs.append({"label": label, "law": law, "seeds": todo, "keys": {s: keys[s] for s in todo}, "batched": batched})
             continue
         tensors = shared if shared is not None else split_for(todo[0])
-        if progress:
-            for s in todo:
-                progress({"event": "run_start", "law": label, "seed": s, "done": done, "total": total, "replicas": len(todo) if batched else 1})
-        if batched and len(todo) > 1:
-            for stored in _run_group(ds, tensors, law, label, todo, cfg, model, comparison, keys, st, progress):
-                finished(stored, False)
-        else:
-            for s in todo:
-                finished(_run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, progress), False)
+        for stored in _train_law(ds, tensors, law, label, todo, cfg, model, comparison, keys, st, progress, batched, done=done, total=total):
+            finished(stored, False)
     if jobs:
         context = {"ds": ds, "cfg": cfg, "model": model, "comparison": comparison, "fixed_split": fixed_split}
         for rec in _pool.run_jobs(jobs, context, n_workers, progress):
@@ -688,6 +681,24 @@ def _new_model(ds, tensors, law: Law, seed: int, model):
     return m.to(tr.X.device)
 
 
+def _train_law(ds, tensors, law: Law, label: str, seeds: list[int], cfg: CompareConfig, model, comparison: str, keys: dict, st: Store | None,
+               progress, batched: bool, **event: Any) -> Iterator[dict]:
+    """One law's pending ``seeds``: together as replicas when ``batched``, else one by one; yields each run's record.
+
+    Every progress event names the law (laws may train side by side, in workers); ``event``
+    adds fields to the ``run_start`` events.
+    """
+    tagged = (lambda ev: progress({"law": label, **ev})) if progress else None
+    if tagged:
+        for s in seeds:
+            tagged({"event": "run_start", "seed": s, **event, "replicas": len(seeds) if batched else 1})
+    if batched and len(seeds) > 1:
+        yield from _run_group(ds, tensors, law, label, seeds, cfg, model, comparison, keys, st, tagged)
+    else:
+        for s in seeds:
+            yield _run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, tagged)
+
+
 def _run_one(ds, tensors, law: Law, label: str, seed: int, cfg: CompareConfig, model, comparison: str, key: str, st: Store, progress) -> dict:
     m = _new_model(ds, tensors, law, seed, model)
     t0 = time.perf_counter()
@@ -738,12 +749,7 @@ def _record(m, res, tensors, law: Law, label: str, seed: int, cfg: CompareConfig
 
 
 def _save(st: Store, rec: dict) -> None:
-    st.put_run(
-        rec["key"],
-        **{k: rec[k] for k in ("comparison", "status", "config", "metrics", "history", "arrays", "seconds")},
-        law=rec["law"],
-        seed=rec["seed"],
-    )
+    st.put_run(rec["key"], **{k: rec[k] for k in ("comparison", "law", "seed", "status", "config", "metrics", "history", "arrays", "seconds")})
 
 
 def load_result(store: str | Store, comparison: str | None = None) -> ComparisonResult:
