@@ -55,13 +55,16 @@ def _load(name: str, quick: bool):
 
 
 def bench_data(
-    name: str, ds, *, laws, seeds: int, model: str, epochs: int, naive_epochs: int, patience: int, reps: int, device: str, replicas="auto"
+    name: str, ds, *, laws, seeds: int, model: str, epochs: int, naive_epochs: int, patience: int, reps: int, device: str, replicas="auto",
+    workers: int = 1,
 ) -> dict:
     """Alternate losslab and naive ``reps`` times on one data set; return times, ratio and winners."""
     last: dict = {}
 
     def ours():
-        res = ll.compare(ds, laws=list(laws), seeds=seeds, model=model, epochs=epochs, patience=patience, device=device, replicas=replicas)
+        res = ll.compare(
+            ds, laws=list(laws), seeds=seeds, model=model, epochs=epochs, patience=patience, device=device, replicas=replicas, workers=workers
+        )
         last["ours"] = (res, res.recommend())
 
     def ref():
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for both sides")
     parser.add_argument("--replicas", default="auto", choices=["auto", "true", "false"], help="ll.compare's replica batching")
+    parser.add_argument("--workers", type=int, default=1, help="ll.compare's worker processes (laws side by side; the naive loop stays one process)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 160 rows, 2 laws, 2 seeds, 2 epochs, 1 repetition")
     args = parser.parse_args(argv)
     if args.threads:
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         laws, seeds, reps = laws[:2], min(seeds, 2), args.reps or 1
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, device {args.device}; "
-        f"{len(laws)} laws x {seeds} seeds, {reps} alternating repetition(s) per side"
+        f"{len(laws)} laws x {seeds} seeds, {reps} alternating repetition(s) per side, losslab workers {args.workers}"
     )
     results = []
     for name in [s.strip() for s in args.data.split(",") if s.strip()]:
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         r = bench_data(
             name, ds, laws=laws, seeds=seeds, model=model, epochs=epochs, naive_epochs=naive_epochs,
             patience=args.patience, reps=reps, device=args.device,
-            replicas={"auto": "auto", "true": True, "false": False}[args.replicas],
+            replicas={"auto": "auto", "true": True, "false": False}[args.replicas], workers=args.workers,
         )  # fmt: skip
         results.append(r)
         print(
