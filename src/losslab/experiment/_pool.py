@@ -44,8 +44,9 @@ def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, mo
     if workers == "auto":
         if device.type != "cpu" or callable(model) or n_jobs < 2:
             return 1
-        # Half the logical CPUs (two are often one physical core's hyper-threads): on a 2-CPU
-        # machine measured no faster than one process (43.9 s both, the digits-inpaint grid), so 1.
+        # Half the logical CPUs (two are often one physical core's hyper-threads): on a 2-CPU machine
+        # two one-thread workers were slower than one two-thread process (digits-inpaint grid,
+        # docs/performance.md: 39.6 s against 35.5 s), so 1 there.
         return max(1, min(cpu_count() // 2, n_jobs))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise LosslabError(f"workers={workers!r}; expected a positive whole number or 'auto'")
