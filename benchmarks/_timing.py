@@ -32,14 +32,8 @@ def time_pair(a: Callable[[], object], b: Callable[[], object], *, reps: int = 7
 
 
 def time_one(fn: Callable[[], object], *, reps: int = 7, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    """Median of ``reps`` timings of ``fn``, after ``warmup`` untimed calls."""
+    return time_stats(fn, reps=reps, warmup=warmup)["median"]
 
 
 def copy_bandwidth(n_bytes: int = 64 * 2**20) -> float:
@@ -82,3 +76,11 @@ def tune_malloc() -> bool:
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # from glibc's malloc.h
     big = ctypes.c_int(2**31 - 1)
     return all(mallopt(opt, val) == 1 for opt, val in ((m_mmap_threshold, big), (m_trim_threshold, big), (m_top_pad, ctypes.c_int(2**30))))
+
+
+def setup_process(threads: int | None, tune: bool) -> None:
+    """The benchmarks' common ``--threads`` and ``--tune-malloc`` options."""
+    if threads:
+        torch.set_num_threads(threads)
+    if tune and not tune_malloc():
+        print("--tune-malloc: glibc's mallopt is not available here; the default allocator stays")

@@ -29,7 +29,7 @@ import losslab as ll
 from losslab.models import build_model
 
 from . import naive
-from ._timing import time_pair, tune_malloc
+from ._timing import setup_process, time_pair
 
 
 def _four_slices(x: torch.Tensor) -> torch.Tensor:
@@ -146,10 +146,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="smoke mode: batch 8, 2 repetitions")
     parser.add_argument("--tune-malloc", action="store_true", help="keep freed memory mapped (glibc; see _timing.tune_malloc)")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.tune_malloc and not tune_malloc():
-        print("--tune-malloc: glibc's mallopt is not available here; the default allocator stays")
+    setup_process(args.threads, args.tune_malloc)
     batch, reps = (8, 2) if args.quick else (args.batch, args.reps)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus")
     print(f"{'':42s} {'ours ms':>8s} {'ref ms':>8s} {'ratio':>6s} {'min-max':>11s}")

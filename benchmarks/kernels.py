@@ -29,7 +29,7 @@ from torch import distributions as D
 import losslab as ll
 from losslab.laws import validation
 
-from ._timing import copy_bandwidth, time_one, time_pair, time_stats, tune_malloc
+from ._timing import copy_bandwidth, setup_process, time_one, time_pair, time_stats
 
 
 def _c(raw, i):
@@ -195,10 +195,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="smoke mode: 2e3 elements, 3 repetitions")
     parser.add_argument("--tune-malloc", action="store_true", help="keep freed memory mapped (glibc; see _timing.tune_malloc)")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.tune_malloc and not tune_malloc():
-        print("--tune-malloc: glibc's mallopt is not available here; the default allocator stays")
+    setup_process(args.threads, args.tune_malloc)
     sizes = [2000] if args.quick else [int(float(s)) for s in args.sizes.split(",")]
     bandwidth = copy_bandwidth(8 * 2**20 if args.quick else 256 * 2**20)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, copy bandwidth {bandwidth / 1e9:.1f} GB/s")
