@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--patience", type=int, default=_default_patience(), help="losslab's early-stopping patience (default: compare's)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for both sides")
-    parser.add_argument("--replicas", default="auto", choices=["auto", "true", "false"], help="ll.compare's replica batching")
+    parser.add_argument(
+        "--replicas", default="auto", choices=["auto", "true", "false", "laws"], help="ll.compare's replica batching ('laws': laws of one head shape together)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="ll.compare's worker processes (laws side by side; the naive loop stays one process)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 160 rows, 2 laws, 2 seeds, 2 epochs, 1 repetition")
     args = parser.parse_args(argv)
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         r = bench_data(
             name, ds, laws=laws, seeds=seeds, model=model, epochs=epochs, naive_epochs=naive_epochs,
             patience=args.patience, reps=reps, device=args.device,
-            replicas={"auto": "auto", "true": True, "false": False}[args.replicas], workers=args.workers,
+            replicas={"auto": "auto", "true": True, "false": False, "laws": "laws"}[args.replicas], workers=args.workers,
         )  # fmt: skip
         results.append(r)
         print(

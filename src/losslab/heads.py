@@ -82,9 +82,26 @@ class LawHead(nn.Module):
         if self.constants is not None:
             self.constants.copy_(raw[:, self._const])
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        out = self.linear(h).reshape(*h.shape[:-1], self.n_targets, len(self._varying))
+    @torch.no_grad()
+    def copy_bias(self, other: "LawHead") -> None:
+        """Take ``other``'s bias and constants (the result of its :meth:`init_bias`); the heads must match."""
+        if (other.law.name, other.law.options(), other.n_targets, other.constant) != (self.law.name, self.law.options(), self.n_targets, self.constant):
+            raise LosslabError("LawHead.copy_bias: the other head has another law, options, targets or constants")
+        self.linear.bias.copy_(other.linear.bias.to(self.linear.bias))
         if self.constants is not None:
-            const = self.constants.expand(*out.shape[:-1], len(self._const))
+            self.constants.copy_(other.constants.to(self.constants))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.arrange(self.linear(h), self.constants)
+
+    def arrange(self, out: torch.Tensor, constants: torch.Tensor | None) -> torch.Tensor:
+        """The raw outputs from the linear layer's output ``out`` ``(..., n_targets * varying)``.
+
+        ``constants`` (``None`` without constant parameters) must broadcast to
+        ``(..., n_targets, n_constant)``; batched replicas pass theirs as ``(R, 1, n_targets, n_constant)``.
+        """
+        out = out.reshape(*out.shape[:-1], self.n_targets, len(self._varying))
+        if constants is not None:
+            const = constants.expand(*out.shape[:-1], len(self._const))
             out = torch.cat([out, const], dim=-1).index_select(-1, self._perm)
         return out.squeeze(-2) if self.n_targets == 1 else out

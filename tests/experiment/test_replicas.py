@@ -155,3 +155,72 @@ def test_multi_output_metrics_are_kept_per_output():
     # uniform noise has variance 1/12 that no model can remove; the learnable output ends far below it
     assert (per[1] > 0.06).all() and (per[0] < 0.04).all()
     assert "per_output" not in res.frame().columns
+
+
+# ---------------------------------------------------------------------------- laws of one head shape together
+SAME_HEAD = ["bernoulli", "sigmoid-mse", "continuous-bernoulli"]  # one raw output per target each
+
+
+def test_laws_of_one_head_shape_train_together_as_they_would_alone():
+    tr, va = _split(192, 1, "bernoulli", 2), _split(64, 2, "bernoulli", 2)
+    cfg = TrainConfig(epochs=10, batch_size=32, patience=2, lr=1e-2)
+    laws = [ll.get_law(n) for n in SAME_HEAD]
+    seeds = [0, 1]
+    many = [m for law in laws for m in _models(law, 2, seeds, tr)]
+    assert can_batch(many)
+    events = []
+    labels = [law.name for law in laws for _ in seeds]
+    got = train_replicas(many, tr, va, cfg, seeds=seeds * len(laws), progress=events.append, labels=labels)
+    for k, law in enumerate(laws):
+        one = _models(law, 2, seeds, tr)
+        for j, (m, s) in enumerate(zip(one, seeds)):
+            ref = train(m, tr, va, cfg, seed=s)
+            b, mb = got[k * len(seeds) + j], many[k * len(seeds) + j]
+            assert (ref.status, ref.best_epoch, ref.epochs_run) == (b.status, b.best_epoch, b.epochs_run), (law.name, s)
+            np.testing.assert_allclose(b.history["val"], ref.history["val"], rtol=1e-5, atol=1e-6)
+            for (name, p), q in zip(m.named_parameters(), mb.parameters()):
+                np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=f"{law.name} {s} {name}")
+    # every epoch event names its replica's law and seed
+    seen = {(e["law"], e["seed"]) for e in events if e["event"] == "epoch"}
+    assert seen == {(n, s) for n in SAME_HEAD for s in seeds}
+
+
+def test_replicas_of_one_law_must_be_adjacent():
+    tr = _split(64, 1, "bernoulli")
+    a, b = ll.get_law("bernoulli"), ll.get_law("sigmoid-mse")
+    ms = _models(a, 1, [0], tr) + _models(b, 1, [0], tr) + _models(a, 1, [1], tr)
+    with pytest.raises(LosslabError, match="adjacent"):
+        train_replicas(ms, tr, tr, TrainConfig(epochs=1), seeds=[0, 0, 1])
+
+
+def test_compare_with_laws_together_gives_the_numbers_of_one_by_one(tmp_path):
+    kw = dict(laws=["bernoulli", "gaussian-hetero", "sigmoid-mse", "continuous-bernoulli"], seeds=2, model="mlp", epochs=5, batch_size=64, patience=2)
+    events = []
+    grouped = compare(_data(), replicas="laws", store=str(tmp_path / "a.sqlite"), progress=events.append, **kw)
+    single = compare(_data(), replicas=False, store=str(tmp_path / "b.sqlite"), **kw)
+    ma = {(r["law"], r["seed"]): r["metrics"] for r in grouped.runs}
+    mb = {(r["law"], r["seed"]): r["metrics"] for r in single.runs}
+    assert ma.keys() == mb.keys() and len(ma) == 8
+    for k in ma:
+        for m, v in mb[k].items():
+            if isinstance(v, float) and math.isfinite(v):
+                assert ma[k][m] == pytest.approx(v, rel=1e-4, abs=1e-6), (k, m)
+    # the three one-output laws trained as 6 replicas of one model; gaussian-hetero (two outputs) on its own
+    replicas = {r["law"]: r["config"]["replicas"] for r in grouped.runs}
+    assert replicas == {"bernoulli": 6, "sigmoid-mse": 6, "continuous-bernoulli": 6, "gaussian-hetero": 2}
+    starts = [e for e in events if e["event"] == "run_start"]
+    assert {e["law"] for e in starts if e.get("group") == 6} == set(SAME_HEAD)
+    assert [r["law"] for r in grouped.runs] == [lab for lab in kw["laws"] for _ in range(2)]  # the grid's order
+
+
+def test_auto_groups_laws_on_a_gpu_only():
+    from losslab.experiment.compare import _use_replicas
+
+    cfg = TrainConfig()
+    assert _use_replicas("auto", "mlp", (4,), torch.device("cuda"), cfg, False, 3) == "laws"
+    assert _use_replicas("auto", "cnn", (1, 8, 8), torch.device("cuda"), cfg, False, 3) == "laws"
+    assert _use_replicas("auto", "mlp", (4,), torch.device("cpu"), cfg, False, 3) is True
+    assert _use_replicas("auto", "cnn", (1, 8, 8), torch.device("cpu"), cfg, False, 3) is False
+    assert _use_replicas("laws", "cnn", (1, 8, 8), torch.device("cpu"), cfg, False, 3) == "laws"
+    with pytest.raises(LosslabError, match="replicas='laws' cannot apply here"):
+        _use_replicas("laws", "mlp", (4,), torch.device("cpu"), cfg, False, 1)

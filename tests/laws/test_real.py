@@ -121,6 +121,32 @@ def test_student_t_with_huge_df_approaches_the_gaussian():
     assert (far.nll(far.link(raw), y) - ref).abs().max() > 0.1
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_student_t_tail_free_shortcut_equals_the_selected_branches(dtype):
+    """Without a far-tail label the NLL skips its branch selection: same values and gradients, bit for bit.
+
+    The reference is the same rows computed next to one far-tail label (and one raw output that
+    puts df past the asymptotic series' threshold), which takes the selecting code path.
+    """
+    law = ll.get_law("student-t")
+    g = torch.Generator().manual_seed(0)
+    raw = torch.randn(64, 3, generator=g, dtype=dtype)
+    y = torch.randn(64, generator=g, dtype=dtype) * 3
+    extra_raw = torch.tensor([[0.0, 0.0, 500.0]], dtype=dtype)  # df = 2 + softplus(500) > 100: the series
+    extra_y = torch.tensor([1e25], dtype=dtype)  # |y - loc| / (scale sqrt df) > 1e4: the far branch
+
+    def nll_and_grad(r, t):
+        r = r.clone().requires_grad_(True)
+        out = law.nll(law.link(r), t)
+        out.sum().backward()
+        return out.detach(), r.grad
+
+    v_fast, g_fast = nll_and_grad(raw, y)
+    v_sel, g_sel = nll_and_grad(torch.cat([raw, extra_raw]), torch.cat([y, extra_y]))
+    assert torch.equal(v_fast, v_sel[:64]) and torch.equal(g_fast, g_sel[:64])
+    assert torch.isfinite(v_sel).all() and torch.isfinite(g_sel).all()
+
+
 def test_student_t_fixed_df_equals_learned_df_at_that_value():
     learned, fixed = ll.get_law("student-t"), ll.get_law("student-t", df=4.0)
     gen = torch.Generator().manual_seed(4)

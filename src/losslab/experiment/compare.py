@@ -27,7 +27,7 @@ import torch
 from .. import __version__
 from .._errors import LosslabError
 from ..laws import Law, get_law, law_class
-from ..models import build_model, resolve_model
+from ..models import LawModel, build_model, channels_last, resolve_model
 from .stats import NOT_RANKED, higher_is_better, mean_ci, paired_test
 from . import _pool
 from .store import Store
@@ -131,7 +131,9 @@ def _split_tensors(ds, idx: dict[str, np.ndarray], device: torch.device, standar
     out = {}
     for part, rows in idx.items():
         out[part] = Split(
-            torch.as_tensor(X[rows], device=device),
+            # Images are kept channels-last, the order the CNN trunks convert a batch to on the CPU:
+            # a minibatch gathered from them keeps that order, so there is no conversion per step.
+            channels_last(torch.as_tensor(X[rows], device=device)),
             torch.as_tensor(ds.y[rows], dtype=torch.float32, device=device),
             None if ds.trials is None else torch.as_tensor(ds.trials[rows], dtype=torch.float32, device=device),
         )
@@ -439,9 +441,13 @@ def compare(
         store: a SQLite path (finished runs are written at once and skipped when re-run) or a :class:`Store`.
         device: ``"auto"`` (CUDA, then Apple MPS, then the CPU), or a torch device name.
         replicas: train the seeds of each law as one batched model (``True``), one at a time
-            (``False``), or where that measured faster (``"auto"``: always on a GPU; MLPs and
-            linear models on the CPU). The numbers agree either way (each replica's gradient and
-            Adam step are its own), so stored runs are shared between the two modes.
+            (``False``), the seeds of all laws whose heads have one shape as one batched model
+            (``"laws"``: bernoulli, sigmoid-mse and continuous-bernoulli have one raw output per
+            target), or where that measured faster (``"auto"``: ``"laws"`` on a GPU, whose tiny-model
+            steps are launch-bound; on the CPU the seeds of a law for MLPs and linear models, where
+            batched matrix products beat one model at a time; there, grouping laws as well measured
+            no faster). The numbers agree in every mode (each replica's gradient and Adam step are its
+            own), so stored runs are shared between the modes.
         workers: train the laws side by side in this many processes on the CPU, each with its
             share of the cores as torch threads (``"auto"``: one per two logical CPUs, when
             there are several laws to train). Each run's numbers equal those of one process up to the
@@ -567,6 +573,7 @@ def compare(
     shared = None if fixed_split else split_for(split_seed)
     order = [(label, [s]) for s in seed_list for label in labels] if fixed_split else [(label, seed_list) for label in labels]
     jobs = []
+    together: list[tuple[str, Law, list[int], dict]] | None = [] if batched == "laws" and shared is not None and n_workers == 1 else None
     for label, group in order:
         name, opts = specs[labels.index(label)]
         law = law_objs[label]
@@ -583,14 +590,20 @@ def compare(
         if n_workers > 1:
             jobs.append({"label": label, "law": law, "seeds": todo, "keys": {s: keys[s] for s in todo}, "batched": batched})
             continue
+        if together is not None:  # trained below, with the other laws of its head's shape
+            together.append((label, law, todo, keys))
+            continue
         tensors = shared if shared is not None else split_for(todo[0])
         for stored in _train_law(ds, tensors, law, label, todo, cfg, model, comparison, keys, st, progress, batched, done=done, total=total):
             finished(stored, False)
+    for stored in _train_laws_together(ds, shared, together or [], cfg, model, comparison, st, progress, done, total):
+        finished(stored, False)
     if jobs:
         context = {"ds": ds, "cfg": cfg, "model": model, "comparison": comparison, "fixed_split": fixed_split}
         for rec in _pool.run_jobs(jobs, context, n_workers, progress):
             _save(st, rec)
             finished(rec, False)
+    if jobs or together:  # runs finished out of the grid's order: put them back in it
         place = {(label, s): i for i, (label, group) in enumerate(order) for s in group}
         runs.sort(key=lambda r: (place[(r["law"], r["seed"])], r["seed"]))
     meta = {"name": ds.name, "n": len(ds), "kind": ds.kind, **_jsonable(ds.meta)}
@@ -649,51 +662,69 @@ def _check_metric(metric: str) -> None:
         raise LosslabError(f"primary_metric={metric!r} is not ranked (a coverage is good near its nominal level); choose another")
 
 
-def _use_replicas(replicas: bool | str, model, input_shape, dev: torch.device, train_cfg: TrainConfig, fixed_split: bool, n_seeds: int) -> bool:
-    """Whether the seeds of a law train as one batched model.
+def _use_replicas(replicas: bool | str, model, input_shape, dev: torch.device, train_cfg: TrainConfig, fixed_split: bool, n_seeds: int) -> bool | str:
+    """Whether the seeds of a law train as one batched model (``True``), and with other laws' (``"laws"``).
 
     ``"auto"``: on a GPU always (tiny models leave it idle); on the CPU for MLPs and linear
     models, where batched matrix products beat one model at a time, but not for CNNs,
     whose batched (grouped) convolutions measured slower than one by one on a CPU.
     """
-    if replicas not in (True, False, "auto"):
-        raise LosslabError(f"replicas={replicas!r}; expected True, False or 'auto'")
+    if replicas not in (True, False, "auto", "laws"):
+        raise LosslabError(f"replicas={replicas!r}; expected True, False, 'auto' or 'laws'")
     possible = train_cfg.optimizer == "adam" and not fixed_split and n_seeds > 1
-    if replicas is True and not possible:
+    if replicas in (True, "laws") and not possible:
         if train_cfg.optimizer != "adam":
             why = "optimizer='lbfgs' trains one model at a time"
         elif fixed_split:
             why = "each seed has its own split"
         else:
             why = f"there is only {n_seeds} seed to batch"
-        raise LosslabError(f"replicas=True cannot apply here: {why}; use replicas='auto'")
-    if replicas is not True and (replicas is False or not possible):
+        raise LosslabError(f"replicas={replicas!r} cannot apply here: {why}; use replicas='auto'")
+    if replicas is False or not possible:
         return False
-    if replicas is True or dev.type != "cpu":
-        return True
+    if replicas is True or replicas == "laws":
+        return replicas
+    if dev.type != "cpu":
+        return "laws"
     return isinstance(model, str) and resolve_model(model, input_shape) in ("mlp", "linear")
 
 
-def _new_model(ds, tensors, law: Law, seed: int, model):
+def _new_model(ds, tensors, law: Law, seed: int, model, like: LawModel | None = None) -> LawModel:
+    """The model for ``seed``, its head's bias set to the law's fit to the training labels.
+
+    That fit depends on the labels alone, so a model built ``like`` an earlier one of the
+    same law copies its bias instead of fitting again (a fit per target: 32 targets of the
+    continuous Bernoulli take a tenth of a second).
+    """
     m = build_model(model, ds.X.shape[1:], law, n_targets=_n_targets(law, ds.y), seed=seed)
     tr = tensors["train"]
-    m.head.init_bias(tr.y.cpu(), None if tr.trials is None else tr.trials.cpu())
+    if like is None:
+        m.head.init_bias(tr.y.cpu(), None if tr.trials is None else tr.trials.cpu())
+    else:
+        m.head.copy_bias(like.head)
     return m.to(tr.X.device)
 
 
+def _new_models(ds, tensors, law: Law, seeds: list[int], model) -> list[LawModel]:
+    out: list[LawModel] = []
+    for s in seeds:
+        out.append(_new_model(ds, tensors, law, s, model, like=out[0] if out else None))
+    return out
+
+
 def _train_law(ds, tensors, law: Law, label: str, seeds: list[int], cfg: CompareConfig, model, comparison: str, keys: dict, st: Store | None,
-               progress, batched: bool, **event: Any) -> Iterator[dict]:
+               progress, batched: bool, models: list[LawModel] | None = None, **event: Any) -> Iterator[dict]:
     """One law's pending ``seeds``: together as replicas when ``batched``, else one by one; yields each run's record.
 
     Every progress event names the law (laws may train side by side, in workers); ``event``
-    adds fields to the ``run_start`` events.
+    adds fields to the ``run_start`` events. ``models`` (batched only) are the seeds' models, already built.
     """
     tagged = (lambda ev: progress({"law": label, **ev})) if progress else None
     if tagged:
         for s in seeds:
             tagged({"event": "run_start", "seed": s, **event, "replicas": len(seeds) if batched else 1})
     if batched and len(seeds) > 1:
-        yield from _run_group(ds, tensors, law, label, seeds, cfg, model, comparison, keys, st, tagged)
+        yield from _run_group(ds, tensors, law, label, seeds, cfg, model, comparison, keys, st, tagged, models)
     else:
         for s in seeds:
             yield _run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, tagged)
@@ -706,9 +737,10 @@ def _run_one(ds, tensors, law: Law, label: str, seed: int, cfg: CompareConfig, m
     return _record(m, res, tensors, law, label, seed, cfg, comparison, key, st, time.perf_counter() - t0)
 
 
-def _run_group(ds, tensors, law: Law, label: str, seeds: list[int], cfg: CompareConfig, model, comparison: str, keys: dict, st: Store, progress) -> list[dict]:
+def _run_group(ds, tensors, law: Law, label: str, seeds: list[int], cfg: CompareConfig, model, comparison: str, keys: dict, st: Store, progress,
+               models: list[LawModel] | None = None) -> list[dict]:
     """All ``seeds`` of one law trained as replicas of one batched model; each run is then recorded on its own."""
-    models = [_new_model(ds, tensors, law, s, model) for s in seeds]
+    models = models if models is not None else _new_models(ds, tensors, law, seeds, model)
     if not can_batch(models):
         return [_run_one(ds, tensors, law, label, s, cfg, model, comparison, keys[s], st, progress) for s in seeds]
     t0 = time.perf_counter()
@@ -718,6 +750,39 @@ def _run_group(ds, tensors, law: Law, label: str, seeds: list[int], cfg: Compare
         _record(m, res, tensors, law, label, s, cfg, comparison, keys[s], st, train_seconds, replicas=len(seeds))
         for m, res, s in zip(models, results, seeds)
     ]
+
+
+def _train_laws_together(ds, tensors, pending: list[tuple[str, Law, list[int], dict]], cfg: CompareConfig, model, comparison: str, st: Store,
+                         progress, done: int, total: int) -> Iterator[dict]:
+    """The pending ``(label, law, seeds, keys)``: the laws whose models share one structure (equal head
+    shapes) train as replicas of one batched model, each law alone otherwise; yields each run's record."""
+    groups: list[list[tuple[str, Law, list[int], dict, list[LawModel]]]] = []
+    for label, law, seeds, keys in pending:
+        models = _new_models(ds, tensors, law, seeds, model)
+        home = next((g for g in groups if can_batch([g[0][4][0], models[0]])), None)
+        if home is None:
+            groups.append([(label, law, seeds, keys, models)])
+        else:
+            home.append((label, law, seeds, keys, models))
+    for group in groups:
+        if len(group) == 1:
+            label, law, seeds, keys, models = group[0]
+            yield from _train_law(ds, tensors, law, label, seeds, cfg, model, comparison, keys, st, progress, True, done=done, total=total, models=models)
+            continue
+        replicas = sum(len(g[2]) for g in group)
+        if progress:
+            for label, _, seeds, _, _ in group:
+                for s in seeds:
+                    progress({"event": "run_start", "law": label, "seed": s, "done": done, "total": total, "replicas": len(seeds), "group": replicas})
+        flat = [(label, law, s, keys[s], m) for label, law, seeds, keys, models in group for s, m in zip(seeds, models)]
+        models = [m for *_, m in flat]
+        t0 = time.perf_counter()
+        results = train_replicas(
+            models, tensors["train"], tensors["val"], cfg.train, seeds=[f[2] for f in flat], progress=progress, labels=[f[0] for f in flat]
+        )
+        train_seconds = (time.perf_counter() - t0) / len(flat)
+        for (label, law, s, key, m), res in zip(flat, results):
+            yield _record(m, res, tensors, law, label, s, cfg, comparison, key, st, train_seconds, replicas=replicas)
 
 
 def _record(m, res, tensors, law: Law, label: str, seed: int, cfg: CompareConfig, comparison: str, key: str, st: Store, seconds: float, replicas: int = 1) -> dict:

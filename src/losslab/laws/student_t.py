@@ -36,6 +36,12 @@ def log1p_square(d: torch.Tensor, scale: torch.Tensor, df: torch.Tensor | float)
     log_df = math.log(df) if isinstance(df, float) else torch.log(df)
     with torch.no_grad():  # only a mask: an inf here is harmless
         far = (d.abs() / scale / sqrt_df) > _FAR
+    if far.device.type == "cpu" and not bool(far.any()):
+        # No label in the far tail (the usual case): the near branch alone. Its values and gradients are
+        # those the selection below gives, without the far branch's passes over memory (checking costs
+        # one reduction on the CPU; on a GPU it would wait for the device, so there the selection runs).
+        u = d / scale / sqrt_df
+        return torch.log1p(u * u)
     u = torch.where(far, torch.zeros_like(d), d) / scale / sqrt_df
     near = torch.log1p(u * u)
     log_u = torch.log(torch.where(far, d, torch.ones_like(d)).abs()) - torch.log(scale) - 0.5 * log_df
@@ -60,6 +66,8 @@ def lgamma_half_step(h: torch.Tensor) -> torch.Tensor:
     -2.301335098202
     """
     big = h > _ASYMPTOTIC_HALF
+    if big.device.type == "cpu" and not bool(big.any()):  # no series needed: as in log1p_square
+        return torch.lgamma(h) - torch.lgamma(h + 0.5)
     small = torch.where(big, torch.full_like(h, _ASYMPTOTIC_HALF), h)
     hb = torch.where(big, h, torch.full_like(h, _ASYMPTOTIC_HALF))
     inv = 1 / hb

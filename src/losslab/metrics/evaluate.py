@@ -10,7 +10,8 @@ import torch
 
 from .._errors import LosslabError
 from . import point as _point
-from .calibration import calibration_error
+from ._checks import check_pair
+from .calibration import _calibration_error
 from .scoring import _crps_values, _interval, _pit_values, _uniform_distance, energy_score
 
 __all__ = ["evaluate", "EVALUATED_METRICS"]
@@ -37,7 +38,8 @@ _DENSITY_METRICS = ("crps", "pit_calibration_error", "interval_coverage", "inter
 
 
 def _columns(x: np.ndarray) -> list[np.ndarray]:
-    return [x] if x.ndim == 1 else [x[:, j] for j in range(x.shape[1])]
+    """One contiguous 1-d array per output (the arrays a metric gets when called on one output)."""
+    return [x] if x.ndim == 1 else list(np.ascontiguousarray(x.T))
 
 
 def evaluate(
@@ -81,6 +83,8 @@ def evaluate(
         with 2-d labels also ``"per_output": {metric: [float or None per output]}`` (the top-level
         value is the mean over outputs; for ``mvn`` only the point metrics are per output).
     """
+    if not np.isfinite(threshold):
+        raise LosslabError(f"threshold={threshold!r}; expected a finite number")
     with torch.no_grad():
         nll = law.nll(params, y, trials=trials)  # the law validates shapes, support and trials here
         ref = nll
@@ -136,11 +140,14 @@ def evaluate(
             for name in _DENSITY_METRICS:
                 reasons[name] = str(exc)
 
-    # ---- point metrics on the mean
+    # ---- point metrics on the mean, per output: checked once here, then each output's arrays go to the
+    # metrics' unchecked kernels (the same arithmetic as calling each metric on one output, without
+    # converting and checking every output again: 32 outputs x 7 metrics took a third of a second).
+    check_pair(y_np, m_np)
     yc, mc = _columns(y_np), _columns(m_np)
-    for name in ("mean_squared_error", "mean_absolute_error"):
-        put(name, [getattr(_point, name)(a, b) for a, b in zip(yc, mc)])
-    rhos = [_point.spearman_score(a, b) for a, b in zip(yc, mc)]
+    put("mean_squared_error", [_point._mse(a, b, None) for a, b in zip(yc, mc)])
+    put("mean_absolute_error", [_point._mae(a, b, None) for a, b in zip(yc, mc)])
+    rhos = [_point._spearman(a, b, None) for a, b in zip(yc, mc)]
     put("spearman_score", [None if math.isnan(r) else r for r in rhos], "labels or mean predictions are constant")
 
     lab_ok = bool(((y_np >= 0) & (y_np <= 1)).all())
@@ -152,13 +159,13 @@ def evaluate(
         for name in _PROBABILITY_METRICS:
             reasons[name] = why
     else:
-        put("brier_loss", [_point.brier_loss(a, b) for a, b in zip(yc, mc)])
-        put("bernoulli_kl", [_point.bernoulli_kl(a, b) for a, b in zip(yc, mc)])
-        put("calibration_error", [calibration_error(a, b, n_bins=n_bins) for a, b in zip(yc, mc)])
+        put("brier_loss", [_point._mse(a, b, None) for a, b in zip(yc, mc)])
+        put("bernoulli_kl", [_point._bernoulli_kl(a, b, None) for a, b in zip(yc, mc)])
+        put("calibration_error", [_calibration_error(a, b, np.ones_like(a), n_bins, "l1", "uniform", False) for a, b in zip(yc, mc)])
         aucs: list[float | None] = []
         for a, b in zip(yc, mc):
             try:
-                aucs.append(_point.auroc_score(a, b, threshold=threshold))
+                aucs.append(_point._auroc(a, b, threshold, None))
             except LosslabError:
                 aucs.append(None)
         put("auroc_score", aucs, f"labels fall on one side of threshold={threshold:g} (in at least one output)")

@@ -51,6 +51,10 @@ def mean_squared_error(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -
     0.04
     """
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
+    return _mse(yt, yp, w)
+
+
+def _mse(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
     return _weighted_mean((yt - yp) ** 2, w)
 
 
@@ -71,6 +75,10 @@ def mean_absolute_error(y_true: Any, y_pred: Any, *, sample_weight: Any = None) 
     0.2
     """
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
+    return _mae(yt, yp, w)
+
+
+def _mae(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
     return _weighted_mean(np.abs(yt - yp), w)
 
 
@@ -97,7 +105,7 @@ def brier_loss(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
     check_unit_interval(yt, "y_true")
     check_unit_interval(yp, "y_pred")
-    return _weighted_mean((yt - yp) ** 2, w)
+    return _mse(yt, yp, w)
 
 
 def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -131,6 +139,10 @@ def bernoulli_kl(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> floa
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
     check_unit_interval(yt, "y_true")
     check_unit_interval(yp, "y_pred")
+    return _bernoulli_kl(yt, yp, w)
+
+
+def _bernoulli_kl(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
     kl = (_xlogy(yt, yt) - _xlogy(yt, yp)) + (_xlogy(1 - yt, 1 - yt) - _xlogy(1 - yt, 1 - yp))
     # Each bracket is >= 0 in exact arithmetic only jointly; rounding can leave -1e-17 at p == y.
     return max(_weighted_mean(kl, w), 0.0)
@@ -188,6 +200,10 @@ def spearman_score(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> fl
     1.0
     """
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
+    return _spearman(yt, yp, w)
+
+
+def _spearman(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
     w = np.ones(yt.shape[0]) if w is None else w
     yt2, yp2 = yt.reshape(yt.shape[0], -1), yp.reshape(yp.shape[0], -1)
     keep = w > 0
@@ -239,6 +255,10 @@ def auroc_score(y_true: Any, y_pred: Any, *, threshold: float = 0.5, sample_weig
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
     if not np.isfinite(threshold):
         raise LosslabError(f"threshold={threshold!r}; expected a finite number")
+    return _auroc(yt, yp, threshold, w)
+
+
+def _auroc(yt: np.ndarray, yp: np.ndarray, threshold: float, w: np.ndarray | None) -> float:
     w = np.ones(yt.shape[0]) if w is None else w
     pos = (yt > threshold).astype(np.float64).reshape(yt.shape[0], -1)
     yp2 = yp.reshape(yp.shape[0], -1)
