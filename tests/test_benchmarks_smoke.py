@@ -61,6 +61,19 @@ def test_scaling_benchmark_quick():
         assert all(row["seconds"] > 0 and math.isfinite(row["ratio"]) for row in table)
 
 
+def test_steps_benchmark_quick():
+    from benchmarks import steps
+
+    out = steps.main(["--quick"])
+    assert len(out["laws"]) == 2
+    for st in out["laws"].values():
+        assert all(st[v]["median"] > 0 for v in ("vmap", "vmap+fused", "direct", "direct+fused"))
+        assert st["max_diff"] < 1e-6  # both forward paths train the replicas to the same weights
+        assert st["adam_diff"] < 1e-4  # fused and plain Adam round differently: a few steps stay close
+    assert out["together"]["together"]["median"] > 0 and out["together"]["apart"]["median"] > 0
+    assert out["grid"]["a"] > 0 and out["grid"]["max_diff"] < 1e-6  # the same comparison either way
+
+
 def test_cnn_benchmark_quick():
     from benchmarks import cnn
 

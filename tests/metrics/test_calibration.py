@@ -74,6 +74,37 @@ def test_reliability_curve_hand_example_and_wilson_interval():
         assert c.high[j] == pytest.approx(centre + half, abs=1e-12)
 
 
+def test_wilson_interval_holds_the_bin_mean_even_for_bins_of_equal_labels():
+    # Found by regenerating the guide: a bin whose labels are all 0 (or all 1) had its Wilson lower (upper) end
+    # 3e-17 past the mean label by rounding, and drawing it as an error bar failed on a negative length.
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(500):
+        n = int(rng.integers(1, 40))
+        y = rng.choice([0.0, 1.0, float(rng.random())], size=n)
+        c = reliability_curve(y, rng.random(n), n_bins=5)
+        worst = min(worst, float((c.mean_label - c.low).min()), float((c.high - c.mean_label).min()))
+    assert worst == 0.0
+
+
+def test_reliability_figure_draws_intervals_that_miss_the_mean():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from losslab.metrics.calibration import ReliabilityCurve
+    from losslab.report.figures import plot_reliability
+
+    # A bootstrap percentile interval need not hold the bin's mean: the figure draws it as it is.
+    curve = ReliabilityCurve(
+        mean_pred=np.array([0.2, 0.7]), mean_label=np.array([0.25, 0.6]), count=np.array([5, 4]), weight=np.array([5.0, 4.0]),
+        low=np.array([0.26, 0.5]), high=np.array([0.4, 0.65]), bin_edges=np.array([0, 0.5, 1]), bin_index=np.array([0, 1]),
+        level=0.95, interval="bootstrap",
+    )
+    ax = plot_reliability(curve, "x")
+    segs = ax.collections[-1].get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segs], [[0.26, 0.4], [0.5, 0.65]])
+
+
 def test_reliability_curve_drops_empty_bins_and_bootstrap_brackets_the_mean():
     rng = np.random.default_rng(3)
     p = rng.uniform(0.0, 0.5, size=400)

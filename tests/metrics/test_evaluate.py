@@ -89,6 +89,28 @@ def test_multi_output_labels_give_per_output_values_and_their_mean(name):
     assert per["log_score"][1] == pytest.approx(float(log_score(d1, y[:, 1])), rel=1e-9)
 
 
+@pytest.mark.parametrize("name", ["bernoulli", "zoib", "gaussian-hetero"])
+def test_per_output_point_metrics_equal_the_public_metrics_on_each_output(name):
+    # evaluate checks its arrays once and calls the metrics' unchecked kernels per output: the values must be
+    # exactly those of calling each public metric on one output's columns.
+    from losslab import metrics as M
+
+    law, params, y, trials = _setup(name, (48, 3))
+    res = evaluate(law, params, y, trials=trials)
+    yn = y.numpy().astype(np.float64)
+    mn = law.point(params, "mean").numpy().astype(np.float64)
+    public = {
+        "mean_squared_error": M.mean_squared_error,
+        "mean_absolute_error": M.mean_absolute_error,
+        "spearman_score": M.spearman_score,
+    }
+    if res["brier_loss"] is not None:
+        public.update(brier_loss=M.brier_loss, bernoulli_kl=M.bernoulli_kl, calibration_error=M.calibration_error, auroc_score=M.auroc_score)
+    for metric, fn in public.items():
+        assert res["per_output"][metric] == [fn(yn[:, j], mn[:, j]) for j in range(3)], metric
+    assert (res["brier_loss"] is not None) == (name != "gaussian-hetero")
+
+
 def test_real_zoib_class_agrees_with_the_stand_in():
     from losslab.distributions import ZeroOneInflatedBeta
 

@@ -278,7 +278,8 @@ class _Replicas:
     most of a step for the small MLPs of a comparison.
     """
 
-    def __init__(self, models: list[LawModel]) -> None:
+    def __init__(self, models: list[LawModel], direct: bool = True) -> None:
+        """``direct=False`` runs MLPs through ``vmap`` too (``benchmarks/steps.py`` compares the two)."""
         from torch.func import functional_call, stack_module_state
 
         self.models = models
@@ -286,7 +287,7 @@ class _Replicas:
         self.names = list(params)
         self.params = [params[k].detach().clone().requires_grad_(True) for k in self.names]
         self.buffers = {k: v for k, v in models[0].named_buffers()}
-        self._chain = _linear_chain(models[0])
+        self._chain = _linear_chain(models[0]) if direct else None
         self._head = models[0].head
         base = copy.deepcopy(models[0]).to("meta")
 

@@ -161,7 +161,8 @@ def reliability_curve(
         denom = 1 + z * z / n
         centre = (ybar + z * z / (2 * n)) / denom
         half = z * np.sqrt(np.clip(ybar * (1 - ybar), 0, None) / n + z * z / (4 * n * n)) / denom
-        low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        # The Wilson interval holds its estimate; rounding can leave an end 1e-17 past it (a bin of equal labels).
+        low, high = np.clip(np.minimum(centre - half, ybar), 0, 1), np.clip(np.maximum(centre + half, ybar), 0, 1)
     else:
         if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 1):
             raise LosslabError(f"n_boot={n_boot!r}; expected a positive integer")

@@ -125,7 +125,9 @@ def plot_reliability(curve, label: str = "", ax=None):
     x, yv = np.asarray(curve.mean_pred), np.asarray(curve.mean_label)
     lo, hi = np.asarray(curve.low), np.asarray(curve.high)
     ok = np.asarray(curve.count) > 0
-    ax.errorbar(x[ok], yv[ok], yerr=[yv[ok] - lo[ok], hi[ok] - yv[ok]], fmt="o-", ms=3, capsize=2, label=label)
+    # Each interval drawn from its ends (not as errors around the mean: a bootstrap percentile interval need not hold it).
+    (line,) = ax.plot(x[ok], yv[ok], "o-", ms=3, label=label)
+    ax.vlines(x[ok], lo[ok], hi[ok], color=line.get_color(), lw=1)
     for xi, yi, c in zip(x[ok], yv[ok], np.asarray(curve.count)[ok]):
         ax.annotate(str(int(c)), (xi, yi), textcoords="offset points", xytext=(3, -9), fontsize=6, color="grey")
     ax.set_xlim(0, 1)
