@@ -665,9 +665,11 @@ def _check_metric(metric: str) -> None:
 def _use_replicas(replicas: bool | str, model, input_shape, dev: torch.device, train_cfg: TrainConfig, fixed_split: bool, n_seeds: int) -> bool | str:
     """Whether the seeds of a law train as one batched model (``True``), and with other laws' (``"laws"``).
 
-    ``"auto"``: on a GPU always (tiny models leave it idle); on the CPU for MLPs and linear
-    models, where batched matrix products beat one model at a time, but not for CNNs,
-    whose batched (grouped) convolutions measured slower than one by one on a CPU.
+    ``"auto"``: on a GPU always, with the laws of one head shape together (tiny models leave it
+    idle); on the CPU the seeds of a law for MLPs and linear models, where batched matrix
+    products beat one model at a time, but not for CNNs, whose batched (grouped) convolutions
+    measured slower than one by one on a CPU; grouping laws on the CPU measured no faster
+    (``benchmarks/steps.py --grid``).
     """
     if replicas not in (True, False, "auto", "laws"):
         raise LosslabError(f"replicas={replicas!r}; expected True, False, 'auto' or 'laws'")
@@ -757,13 +759,18 @@ def _train_laws_together(ds, tensors, pending: list[tuple[str, Law, list[int], d
     """The pending ``(label, law, seeds, keys)``: the laws whose models share one structure (equal head
     shapes) train as replicas of one batched model, each law alone otherwise; yields each run's record."""
     groups: list[list[tuple[str, Law, list[int], dict, list[LawModel]]]] = []
+    alone: list[list] = []  # laws whose own seeds cannot batch (a custom model): trained by _train_law, one by one
     for label, law, seeds, keys in pending:
         models = _new_models(ds, tensors, law, seeds, model)
+        if len(models) > 1 and not can_batch(models):
+            alone.append([(label, law, seeds, keys, models)])
+            continue
         home = next((g for g in groups if can_batch([g[0][4][0], models[0]])), None)
         if home is None:
             groups.append([(label, law, seeds, keys, models)])
         else:
             home.append((label, law, seeds, keys, models))
+    groups += alone
     for group in groups:
         if len(group) == 1:
             label, law, seeds, keys, models = group[0]
