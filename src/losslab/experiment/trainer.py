@@ -157,7 +157,8 @@ def adam(params: Iterable[torch.Tensor], config: TrainConfig) -> torch.optim.Ada
     """Adam with ``config``'s step size and weight decay; torch's fused kernel where it has one.
 
     The fused kernel updates every tensor in one call instead of a dozen Python-level ops per
-    tensor (0.45 -> 0.15 ms a step for a replica-stacked MLP on one CPU thread). Its update is
+    tensor (``python -m benchmarks.steps``: 3.38 -> 2.55 ms a step for bernoulli's 5 MLP replicas on one
+    CPU thread). Its update is
     elementwise, as the plain one is, so replicas stacked along a leading axis still follow
     their one-by-one trajectories.
     """
@@ -274,8 +275,8 @@ class _Replicas:
     weights and rows, and the law sees all replicas' rows at once. The summed objective keeps
     each replica's gradient exactly its own, and Adam is elementwise, so each replica follows
     the trajectory it would follow alone, up to floating-point summation order.
-    The direct products take 1-2 ms less per step than ``vmap`` (its per-call set-up), which is
-    most of a step for the small MLPs of a comparison.
+    The direct products take 1-2 ms less per step than ``vmap`` (its per-call set-up) for most laws
+    (``python -m benchmarks.steps``), a third or more of a step for the small MLPs of a comparison.
     """
 
     def __init__(self, models: list[LawModel], direct: bool = True) -> None:
