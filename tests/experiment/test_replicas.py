@@ -115,19 +115,24 @@ def _data(n=240, seed=0):
     return X, (rng.binomial(10, p) / 10).astype(np.float32)
 
 
+def _assert_same_metrics(a, b, n_runs):
+    """The two comparisons hold the same runs, every finite metric equal within float tolerance."""
+    ma = {(r["law"], r["seed"]): r["metrics"] for r in a.runs}
+    mb = {(r["law"], r["seed"]): r["metrics"] for r in b.runs}
+    assert ma.keys() == mb.keys() and len(ma) == n_runs
+    for k in ma:
+        for m, v in mb[k].items():
+            if isinstance(v, float) and math.isfinite(v):
+                assert ma[k][m] == pytest.approx(v, rel=1e-4, abs=1e-6), (k, m)
+
+
 def test_compare_gives_the_same_numbers_with_and_without_replicas(tmp_path):
     kw = dict(laws=["bernoulli", "gaussian-hetero"], seeds=3, model="mlp", epochs=5, batch_size=64, patience=2)
     events = []
     batched = compare(_data(), replicas=True, store=str(tmp_path / "a.sqlite"), progress=events.append, **kw)
     assert next(e for e in events if e["event"] == "grid")["replicas"] is True
     single = compare(_data(), replicas=False, store=str(tmp_path / "b.sqlite"), **kw)
-    ma = {(r["law"], r["seed"]): r["metrics"] for r in batched.runs}
-    mb = {(r["law"], r["seed"]): r["metrics"] for r in single.runs}
-    assert ma.keys() == mb.keys() and len(ma) == 6
-    for k in ma:
-        for m, v in mb[k].items():
-            if isinstance(v, float) and math.isfinite(v):
-                assert ma[k][m] == pytest.approx(v, rel=1e-4, abs=1e-6), (k, m)
+    _assert_same_metrics(batched, single, n_runs=6)
     assert {r["config"]["replicas"] for r in batched.runs} == {3}
     # Stored runs are shared between the modes: re-running one-by-one into the batched store trains nothing.
     again = []
@@ -198,13 +203,7 @@ def test_compare_with_laws_together_gives_the_numbers_of_one_by_one(tmp_path):
     events = []
     grouped = compare(_data(), replicas="laws", store=str(tmp_path / "a.sqlite"), progress=events.append, **kw)
     single = compare(_data(), replicas=False, store=str(tmp_path / "b.sqlite"), **kw)
-    ma = {(r["law"], r["seed"]): r["metrics"] for r in grouped.runs}
-    mb = {(r["law"], r["seed"]): r["metrics"] for r in single.runs}
-    assert ma.keys() == mb.keys() and len(ma) == 8
-    for k in ma:
-        for m, v in mb[k].items():
-            if isinstance(v, float) and math.isfinite(v):
-                assert ma[k][m] == pytest.approx(v, rel=1e-4, abs=1e-6), (k, m)
+    _assert_same_metrics(grouped, single, n_runs=8)
     # the three one-output laws trained as 6 replicas of one model; gaussian-hetero (two outputs) on its own
     replicas = {r["law"]: r["config"]["replicas"] for r in grouped.runs}
     assert replicas == {"bernoulli": 6, "sigmoid-mse": 6, "continuous-bernoulli": 6, "gaussian-hetero": 2}
