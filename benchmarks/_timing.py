@@ -36,12 +36,31 @@ def time_one(fn: Callable[[], object], *, reps: int = 7, warmup: int = 2) -> flo
     return time_stats(fn, reps=reps, warmup=warmup)["median"]
 
 
-def copy_bandwidth(n_bytes: int = 64 * 2**20) -> float:
+def synced(fn: Callable[[], object], device: torch.device | str = "cpu") -> Callable[[], object]:
+    """``fn`` followed by a wait for the device's queued work, so that a host clock times the work itself.
+
+    On the CPU it is ``fn`` unchanged. On CUDA the launches return before the kernels finish, so the
+    timed call waits for them (``torch.cuda.synchronize``); the time then includes launch overhead,
+    which dominates at small sizes.
+    """
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return fn
+
+    def run() -> object:
+        out = fn()
+        torch.cuda.synchronize(dev)
+        return out
+
+    return run
+
+
+def copy_bandwidth(n_bytes: int = 64 * 2**20, device: torch.device | str = "cpu") -> float:
     """Bytes per second of an in-place tensor copy (read + write counted), the memory-bandwidth yardstick."""
-    src = torch.ones(n_bytes // 4)
+    src = torch.ones(n_bytes // 4, device=device)
     dst = torch.empty_like(src)
     dst.copy_(src)
-    t = time_one(lambda: dst.copy_(src), reps=9)
+    t = time_one(synced(lambda: dst.copy_(src), device), reps=9)
     return 2 * n_bytes / t
 
 

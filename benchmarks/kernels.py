@@ -9,7 +9,9 @@ has one), their ratio (alternating repetitions, median and min-max of the per-re
 ratios), the ratio to the memory-bandwidth bound (time / (bytes a fused kernel must touch /
 measured copy bandwidth); 1.0 would be a perfect fused kernel), and the time with the
 per-call label check on. ``--compile`` adds ``torch.compile(law.loss)`` (eager fallback when
-compilation fails); it costs tens of seconds per law and size.
+compilation fails); it costs tens of seconds per law and size. ``--device cuda`` puts the tensors
+on a GPU; each timed call then waits for the GPU (``_timing.synced``), so small sizes measure
+launch overhead, and the bound uses the GPU's own copy bandwidth.
 
 Targets (issue 6): ratio <= 1.1, and x bound <= 2 (>= 0.5 of the bound) at 1e7 for the
 elementwise laws (event_dim 0 and at most 4 raw outputs per label).
@@ -29,7 +31,7 @@ from torch import distributions as D
 import losslab as ll
 from losslab.laws import validation
 
-from ._timing import copy_bandwidth, setup_process, time_one, time_pair, time_stats
+from ._timing import copy_bandwidth, setup_process, synced, time_one, time_pair, time_stats
 
 
 def _c(raw, i):
@@ -73,7 +75,7 @@ def _hl_gauss_dense(law):
     edges = torch.linspace(law.low, law.high, law.n_bins + 1, dtype=torch.float64)
 
     def ref(raw, y, n):
-        e = edges.to(raw.dtype)
+        e = edges.to(raw.device, raw.dtype)
         cdf = 0.5 * (1 + torch.erf((e - y.unsqueeze(-1)) / (law.sigma * math.sqrt(2))))
         target = cdf[..., 1:] - cdf[..., :-1]
         return F.cross_entropy(raw, target / target.sum(-1, keepdim=True)) + math.log(law.width)
@@ -114,12 +116,14 @@ def _compiled(law):
     return fn
 
 
-def bench_law(name: str, n: int, bandwidth: float, reps: int, compile_: bool = False) -> dict:
+def bench_law(name: str, n: int, bandwidth: float, reps: int, compile_: bool = False, device: str = "cpu") -> dict:
     law = ll.get_law(name.split(" ")[0])
     gen = torch.Generator().manual_seed(0)
     y, trials = labels_for(law, n, gen)
     rows = y.shape[0]
-    raw = (0.5 * torch.randn(rows, law.raw_dim, generator=gen)).requires_grad_(True)
+    raw = (0.5 * torch.randn(rows, law.raw_dim, generator=gen)).to(device).requires_grad_(True)
+    y = y.to(device)
+    trials = None if trials is None else trials.to(device)
 
     def ours():
         raw.grad = None
@@ -142,6 +146,7 @@ def bench_law(name: str, n: int, bandwidth: float, reps: int, compile_: bool = F
         raw.grad = None
         ref_fn(raw, y, trials).backward()
 
+    ours, ours_checked, ref = synced(ours, device), synced(ours_checked, device), synced(ref, device)
     out = {"law": law.name, "label": name, "n": n, "elementwise": is_elementwise(law)}
     if ref_fn is not None:
         t = time_pair(ours, ref, reps=reps)
@@ -163,6 +168,8 @@ def bench_law(name: str, n: int, bandwidth: float, reps: int, compile_: bool = F
                 raw.grad = None
                 with validation(False):
                     fn(raw, y, trials).backward()
+
+            comp = synced(comp, device)
 
             try:
                 with validation(False):
@@ -194,11 +201,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(law.loss)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 2e3 elements, 3 repetitions")
     parser.add_argument("--tune-malloc", action="store_true", help="keep freed memory mapped (glibc; see _timing.tune_malloc)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: where the tensors live and the kernels run")
     args = parser.parse_args(argv)
     setup_process(args.threads, args.tune_malloc)
     sizes = [2000] if args.quick else [int(float(s)) for s in args.sizes.split(",")]
-    bandwidth = copy_bandwidth(8 * 2**20 if args.quick else 256 * 2**20)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, copy bandwidth {bandwidth / 1e9:.1f} GB/s")
+    device = str(torch.device(args.device))
+    bandwidth = copy_bandwidth(8 * 2**20 if args.quick else (2**30 if device.startswith("cuda") else 256 * 2**20), device)
+    where = torch.cuda.get_device_name(device) if device.startswith("cuda") else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}, copy bandwidth {bandwidth / 1e9:.1f} GB/s")
     print("times: median [min-max] in ms; ratio = ours / torch (median [min-max] of paired repetitions);")
     print("x bound = ours / (bytes moved / copy bandwidth): 1 is a perfect fused kernel, the target is <= 2 at 1e7")
     header = (
@@ -218,7 +228,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if raw_gb > args.max_raw_gb:
                 print(f"{name:21s} {n:9d} skipped: raw outputs would take {raw_gb:.1f} GB (--max-raw-gb {args.max_raw_gb:g})")
                 continue
-            r = bench_law(name, n, bandwidth, reps, args.compile)
+            r = bench_law(name, n, bandwidth, reps, args.compile, device)
             results.append(r)
             ratio = f"{r['ratio']:6.2f}" if r["ratio"] is not None else f"{'-':>6s}"
             rng = f"{r['ratio_range'][0]:.2f}-{r['ratio_range'][1]:.2f}" if r["ratio_range"] else "-"

@@ -81,3 +81,44 @@ def test_cnn_benchmark_quick():
     steps = [r for r in results if r["max_diff"] is not None]
     assert len(steps) == 2 and all(r["max_diff"] < 1e-5 for r in steps)  # same nets, same weights, same outputs
     assert all(r["a"] > 0 and r["b"] > 0 and math.isfinite(r["ratio"]) for r in results)
+
+
+def test_modes_benchmark_quick():
+    from benchmarks import modes
+
+    out = modes.main(["--quick"])
+    assert list(out["modes"]) == ["false", "true", "laws"]
+    for st in out["modes"].values():
+        assert st["median"] > 0 and st["runs"] == 4
+        # On the CPU batching changes only the order of sums: the same runs, the same epochs, equal metrics.
+        assert st["max_run_diff"] < 1e-6 and st["other_epochs"] == 0
+    assert len(set(out["recommended"].values())) == 1
+
+
+def test_gpu_script_runs_its_phases_within_the_budget(tmp_path):
+    # benchmarks/gpu.sh is written for a GPU machine; DEVICE=cpu runs the same script here.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, DEVICE="cpu", PYTHON=sys.executable)
+    env.pop("LOSSLAB_DATA", None)  # retinamnist's quick grid then reports that it skipped the data set
+
+    def run(budget, **extra):
+        out = tmp_path / f"out{budget}"
+        proc = subprocess.run(
+            ["bash", "benchmarks/gpu.sh", str(out), str(budget)], cwd=root, env={**env, **extra}, capture_output=True, text=True, timeout=400
+        )
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return proc.stdout, out
+
+    # A budget too small for any phase: every phase is skipped, none is started and cut off.
+    stdout, _ = run(12)
+    names = ("smoke", "grid-d", "grid-r", "modes-d", "kernels", "modes-r")
+    assert all(f"== {name}: skipped, " in stdout for name in names), stdout
+    # The quick smoke phase alone passes on the CPU and writes its log.
+    stdout, out = run(300, PHASES="smoke")
+    assert "== smoke: exit 0" in stdout, stdout
+    assert all(f"== {name}: skipped, not in PHASES" in stdout for name in names[1:])
+    assert (out / "info.log").exists() and "speed-up" in (out / "smoke.log").read_text()
