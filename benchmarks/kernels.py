@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--sizes", default="1e5,1e6,1e7", help="comma-separated label counts")
     parser.add_argument("--laws", default="*", help="law name pattern")
     parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--reps-large", type=int, default=3, help="repetitions at sizes >= 1e7")
+    parser.add_argument("--reps-large", type=int, default=5, help="repetitions at sizes >= 1e7")
     parser.add_argument("--max-raw-gb", type=float, default=1.0, help="skip a law at a size whose raw outputs exceed this")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(law.loss)")

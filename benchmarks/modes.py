@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.modes", description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="digits-inpaint", help="registry name")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--reps", type=int, default=3, help="alternating repetitions")
+    parser.add_argument("--reps", type=int, default=5, help="alternating repetitions")
     parser.add_argument("--modes", default="false,true,laws", help="replica modes, the first the baseline: " + ", ".join(MODES))
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 160 rows, 2 laws, 2 seeds, 2 epochs, 1 repetition")

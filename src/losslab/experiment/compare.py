@@ -446,8 +446,10 @@ def compare(
             target), or where that measured faster (``"auto"``: ``"laws"`` on a GPU, whose tiny-model
             steps are launch-bound; on the CPU the seeds of a law for MLPs and linear models, where
             batched matrix products beat one model at a time; there, grouping laws as well measured
-            no faster). The numbers agree in every mode (each replica's gradient and Adam step are its
-            own), so stored runs are shared between the modes.
+            no faster). Each replica's gradient and Adam step are its own, so on the CPU the numbers
+            agree in every mode to rounding, and stored runs are shared between the modes. On a GPU the
+            batched products round differently, and a run whose validation loss was nearly tied
+            between two epochs may keep the other (``docs/performance.md``, GPU).
         workers: train the laws side by side in this many processes on the CPU, each with its
             share of the cores as torch threads (``"auto"``: one per two logical CPUs, when
             there are several laws to train). Each run's numbers equal those of one process up to the
@@ -666,7 +668,8 @@ def _use_replicas(replicas: bool | str, model, input_shape, dev: torch.device, t
     """Whether the seeds of a law train as one batched model (``True``), and with other laws' (``"laws"``).
 
     ``"auto"``: on a GPU always, with the laws of one head shape together (tiny models leave it
-    idle); on the CPU the seeds of a law for MLPs and linear models, where batched matrix
+    idle: on an H200, 4.5x faster than one model at a time for the digits-inpaint MLPs and 3.7x for
+    the retinamnist CNNs, ``benchmarks/modes.py``); on the CPU the seeds of a law for MLPs and linear models, where batched matrix
     products beat one model at a time, but not for CNNs, whose batched (grouped) convolutions
     measured slower than one by one on a CPU; grouping laws on the CPU measured no faster
     (``benchmarks/steps.py --grid``).
