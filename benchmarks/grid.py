@@ -11,7 +11,8 @@ set it times, alternately in one process, the time to the recommendation of
 and prints the medians, their min-max over repetitions, the ratio naive / losslab, and each
 side's winner with its mean test mean squared error (the default primary metric) over seeds.
 Every repetition trains ``laws x seeds`` models on each side, so repetitions are few
-(``--reps``, 5 by default as the issue asks for a median of at least 5, 1 in quick mode); the ratio's min-max is over paired repetitions.
+(``--reps``, 5 by default, so each time is a median of 5; 1 in quick mode); the ratio's min-max
+is over paired repetitions.
 
 Needs ``LOSSLAB_DATA`` for retinamnist (skipped with a message when absent).
 """

@@ -19,10 +19,12 @@ loss was nearly tied between two epochs may keep another epoch's weights.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 
 import losslab as ll
@@ -34,9 +36,19 @@ MODES = {"false": False, "true": True, "laws": "laws"}
 
 
 def _runs(res) -> dict:
-    """(law, seed) -> (test MSE, epochs run)."""
+    """(law, seed) -> (test MSE, epochs run); the MSE of a run that diverged is nan."""
     f = res.frame()
-    return {(r.law, int(r.seed)): (float(r.mean_squared_error), int(r.epochs)) for r in f.itertuples()}
+    mse = pd.to_numeric(f["mean_squared_error"], errors="coerce")
+    return {(law, int(seed)): (float(v), int(e)) for law, seed, v, e in zip(f["law"], f["seed"], mse, f["epochs"])}
+
+
+def _largest_gap(a: dict, b: dict) -> float:
+    """The largest |difference| of the test MSE over runs where both are finite; nan where one side diverged alone."""
+    gaps = [abs(a[k][0] - b[k][0]) for k in b]
+    if any(math.isnan(g) and not (math.isnan(a[k][0]) and math.isnan(b[k][0])) for g, k in zip(gaps, b)):
+        return math.nan
+    finite = [g for g in gaps if not math.isnan(g)]
+    return max(finite, default=0.0)
 
 
 def compare_modes(ds, *, model: str, epochs: int, device: str, reps: int, laws=DEFAULT_LAWS, seeds: int = 5, modes=tuple(MODES)) -> dict:
@@ -59,7 +71,7 @@ def compare_modes(ds, *, model: str, epochs: int, device: str, reps: int, laws=D
     out: dict = {"modes": {}, "base": base_mode, "recommended": {}}
     for m in modes:
         runs = _runs(last[m])
-        diff = max(abs(runs[k][0] - base[k][0]) for k in base)
+        diff = _largest_gap(runs, base)
         law_diff = float((last[m].table()["mean_squared_error"] - base_table).abs().max())
         other_epochs = sum(runs[k][1] != base[k][1] for k in base)
         ratios = [b / a for a, b in zip(times[m], times[base_mode])]

@@ -668,11 +668,11 @@ def _use_replicas(replicas: bool | str, model, input_shape, dev: torch.device, t
     """Whether the seeds of a law train as one batched model (``True``), and with other laws' (``"laws"``).
 
     ``"auto"``: on a GPU always, with the laws of one head shape together (tiny models leave it
-    idle: on an H200, 4.5x faster than one model at a time for the digits-inpaint MLPs and 3.7x for
-    the retinamnist CNNs, ``benchmarks/modes.py``); on the CPU the seeds of a law for MLPs and linear models, where batched matrix
-    products beat one model at a time, but not for CNNs, whose batched (grouped) convolutions
-    measured slower than one by one on a CPU; grouping laws on the CPU measured no faster
-    (``benchmarks/steps.py --grid``).
+    idle: on an H200, 4.5x faster than one model at a time for the digits-inpaint MLPs and 3.7x
+    for the retinamnist CNNs, ``benchmarks/modes.py``); on the CPU the seeds of a law for MLPs
+    and linear models, where batched matrix products beat one model at a time, but not for CNNs,
+    whose batched (grouped) convolutions measured slower than one by one on a CPU; grouping laws
+    on the CPU measured no faster (``benchmarks/steps.py --grid``).
     """
     if replicas not in (True, False, "auto", "laws"):
         raise LosslabError(f"replicas={replicas!r}; expected True, False, 'auto' or 'laws'")
