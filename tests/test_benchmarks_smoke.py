@@ -122,3 +122,20 @@ def test_gpu_script_runs_its_phases_within_the_budget(tmp_path):
     assert "== smoke: exit 0" in stdout, stdout
     assert all(f"== {name}: skipped, not in PHASES" in stdout for name in names[1:])
     assert (out / "info.log").exists() and "speed-up" in (out / "smoke.log").read_text()
+
+
+def test_ablations_quick():
+    from benchmarks import ablations
+
+    # The (H, W, C) flatten with permuted head columns must compute the same function as losslab's model.
+    flat = ablations.main(["flatten", "--quick"])
+    assert flat["output_gap"] < 1e-5 and flat["a"] > 0 and flat["b"] > 0
+    data = "retinamnist" if os.environ.get("LOSSLAB_DATA") else "digits-inpaint"
+    rows = ablations.main(["init-bias", "--quick", "--data", data])["rows"]
+    assert [(r["bias"], r["patience"]) for r in rows] == [
+        ("fitted to the labels", 20), ("fitted to the labels", 50), ("PyTorch default", 20), ("PyTorch default", 50)
+    ]
+    assert all(math.isfinite(r["mse"]) and math.isfinite(r["log_score"]) for r in rows)
+    assert rows[0]["mse"] != rows[2]["mse"]  # switching the fitted bias off changes the runs
+    alloc = ablations.main(["allocator", "--quick", "--data", data])
+    assert alloc["same_results"] and len(alloc["plain"]) == len(alloc["tuned"]) == 1

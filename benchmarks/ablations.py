@@ -1,0 +1,209 @@
+"""Ablations behind statements in ``docs/performance.md``: small experiments that switch one thing off.
+
+Run ``python -m benchmarks.ablations WHAT`` (``--quick`` for a smoke run):
+
+* ``init-bias``: ``ll.compare`` of one law (gaussian-hetero by default) with its head's bias fitted
+  to the training labels (losslab's default), and with the bias left at PyTorch's default
+  initialisation (what the naive loop does), each with early-stopping patience 20 and 50. Prints the
+  mean test MSE and log score over seeds. It shows that retinamnist's naive gaussian-hetero beats
+  losslab's by its starting point, not by early stopping.
+* ``flatten``: one cnn-small training step (forward, loss, backward, Adam; one thread, batch 128)
+  flattening the channels-last activation in (C, H, W) order, as losslab does (a copy to NCHW), against
+  (H, W, C) order (a free view) with the head's weight columns permuted to match. Both models compute
+  the same function (checked first); alternating repetitions, median ms per step.
+* ``allocator``: a whole comparison (retinamnist, bernoulli and binned, 5 seeds, cnn-small) in
+  fresh one-thread processes, alternating glibc's default allocator with ``_timing.tune_malloc``
+  (the allocator is process-wide state, so each run gets its own process). Prints seconds and checks
+  that the results are equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import torch
+
+import losslab as ll
+from losslab.heads import LawHead
+from losslab.laws import validation
+from losslab.models import build_model
+
+from . import _timing
+
+
+# ---------------------------------------------------------------------------- init-bias
+def init_bias(data: str, law: str, seeds: int, epochs: int, patiences: list[int], quick: bool = False) -> list[dict]:
+    """Mean test MSE and log score of ``law`` with and without the head's fitted initial bias."""
+    ds = ll.data.load(data)
+    model = "cnn-small" if ds.kind == "image" else "mlp"
+    if quick:
+        ds = ds.subset(np.arange(min(len(ds), 160)))
+    rows = []
+    for fitted in (True, False):
+        for patience in patiences:
+            with ExitStack() as stack:
+                if not fitted:  # every seed keeps the bias PyTorch's nn.Linear drew for it
+                    stack.enter_context(mock.patch.object(LawHead, "init_bias", lambda self, *a, **k: None))
+                    stack.enter_context(mock.patch.object(LawHead, "copy_bias", lambda self, other: None))
+                res = ll.compare(ds, laws=[law], seeds=seeds, model=model, epochs=epochs, patience=patience)
+            f = res.frame()
+            rows.append(
+                {
+                    "bias": "fitted to the labels" if fitted else "PyTorch default",
+                    "patience": patience,
+                    "mse": float(f["mean_squared_error"].astype(float).mean()),
+                    "log_score": float(f["log_score"].astype(float).mean()),
+                    "epochs": float(f["epochs"].astype(float).mean()),
+                }
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------------- flatten
+class _HWCFlatten(torch.nn.Module):
+    """cnn-small's trunk flattening its channels-last activation in (H, W, C) order: a view, no copy."""
+
+    def __init__(self, trunk: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = trunk
+        self.out_features = trunk.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.inner.conv
+        h = torch.relu(torch.nn.functional.max_pool2d(conv(x.contiguous(memory_format=torch.channels_last)), 2))
+        return h.permute(0, 2, 3, 1).flatten(1)
+
+
+def _hwc_model(law, shape, seed: int):
+    """cnn-small with the (H, W, C) flatten and its head's weight columns permuted to (H, W, C) order."""
+    m = build_model("cnn-small", shape, law, seed=seed)
+    c = m.trunk.conv.out_channels
+    h, w = shape[1] // 2, shape[2] // 2
+    with torch.no_grad():  # column j of the new weight is the old column of the same (c, h, w) feature
+        weight = m.head.linear.weight
+        weight.copy_(weight.reshape(-1, c, h, w).permute(0, 2, 3, 1).reshape(weight.shape[0], -1))
+    m.trunk = _HWCFlatten(m.trunk)
+    return m
+
+
+def flatten(reps: int, batch: int = 128, steps: int = 5) -> dict:
+    """Step time of cnn-small with the (C, H, W) flatten (losslab) against the (H, W, C) flatten."""
+    law = ll.get_law("bernoulli")
+    shape = (3, 28, 28)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, *shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    y = torch.rand(batch, generator=gen)
+    chw, hwc = build_model("cnn-small", shape, law, seed=0), _hwc_model(law, shape, seed=0)
+    with torch.no_grad():
+        gap = float((chw(x) - hwc(x)).abs().max())
+
+    def stepper(m):
+        opt = torch.optim.Adam(m.parameters(), lr=3e-3, fused=True)
+
+        def run():
+            for _ in range(steps):
+                with validation(False):
+                    loss = law.loss(m(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+        return run
+
+    t = _timing.time_pair(stepper(chw), stepper(hwc), reps=reps)
+    return {**t, "a": t["a"] / steps, "b": t["b"] / steps, "a_range": tuple(v / steps for v in t["a_range"]),
+            "b_range": tuple(v / steps for v in t["b_range"]), "output_gap": gap}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- allocator
+def _allocator_child(tuned: bool, data: str, quick: bool) -> None:
+    if tuned and not _timing.tune_malloc():
+        raise SystemExit("glibc's mallopt is not available here")
+    torch.set_num_threads(1)
+    ds = ll.data.load(data)
+    model = "cnn-small" if ds.kind == "image" else "mlp"
+    kw = dict(laws=["bernoulli", "binned"], seeds=5, model=model, epochs=50)
+    if quick:
+        ds, kw = ds.subset(np.arange(min(len(ds), 160))), dict(kw, seeds=2, epochs=2)
+    ll.compare(ds.subset(np.arange(64)), laws=["bernoulli"], seeds=1, model=model, epochs=1)  # imports, first calls
+    t0 = time.perf_counter()
+    res = ll.compare(ds, **kw)
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "mse": res.table()["mean_squared_error"].to_dict()}))
+
+
+def allocator(data: str, reps: int, quick: bool = False) -> dict:
+    """Whole-comparison seconds with the default and the tuned allocator, each run in a fresh process."""
+    root = Path(__file__).resolve().parents[1]
+    times: dict[str, list[float]] = {"plain": [], "tuned": []}
+    results = {}
+    for rep in range(reps):
+        order = ("plain", "tuned") if rep % 2 == 0 else ("tuned", "plain")
+        for kind in order:
+            cmd = [sys.executable, "-m", "benchmarks.ablations", "allocator", "--child", kind, "--data", data] + (["--quick"] if quick else [])
+            out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            got = json.loads(out)
+            times[kind].append(got["seconds"])
+            results[kind] = got["mse"]
+    return {
+        "plain": times["plain"],
+        "tuned": times["tuned"],
+        "ratio": statistics.median(times["plain"]) / statistics.median(times["tuned"]),
+        "same_results": results["plain"] == results["tuned"],
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=["init-bias", "flatten", "allocator"])
+    parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, allocator)")
+    parser.add_argument("--law", default="gaussian-hetero", help="init-bias: the law")
+    parser.add_argument("--seeds", type=int, default=5, help="init-bias: seeds")
+    parser.add_argument("--epochs", type=int, default=50, help="init-bias: epoch cap")
+    parser.add_argument("--patience", default="20,50", help="init-bias: comma-separated patiences")
+    parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias)")
+    parser.add_argument("--child", choices=["plain", "tuned"], help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="smoke mode: a few rows, seeds, epochs and repetitions")
+    args = parser.parse_args(argv)
+    if args.child:
+        _allocator_child(args.child == "tuned", args.data, args.quick)
+        return {}
+    _timing.setup_process(args.threads, False)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.what == "init-bias":
+        patiences = [int(p) for p in args.patience.split(",")]
+        seeds, epochs = (2, 2) if args.quick else (args.seeds, args.epochs)
+        rows = init_bias(args.data, args.law, seeds, epochs, patiences, quick=args.quick)
+        print(f"{args.law} on {args.data}, {seeds} seeds, cap {epochs} epochs: means over seeds")
+        print(f"  {'initial bias':22s} {'patience':>8s} {'test MSE':>9s} {'log score':>10s} {'epochs':>7s}")
+        for r in rows:
+            print(f"  {r['bias']:22s} {r['patience']:8d} {r['mse']:9.5f} {r['log_score']:10.4f} {r['epochs']:7.1f}")
+        return {"rows": rows}
+    if args.what == "flatten":
+        reps = 2 if args.quick else (args.reps or 15)
+        t = flatten(reps, batch=16 if args.quick else 128, steps=1 if args.quick else 5)
+        print(f"cnn-small step, batch {16 if args.quick else 128}: outputs of the two models differ by {t['output_gap']:.1e}")
+        print(f"  flatten (C, H, W) {1e3 * t['a']:.2f} ms [{1e3 * t['a_range'][0]:.2f}-{1e3 * t['a_range'][1]:.2f}]")
+        print(f"  flatten (H, W, C) {1e3 * t['b']:.2f} ms [{1e3 * t['b_range'][0]:.2f}-{1e3 * t['b_range'][1]:.2f}]")
+        print(f"  ratio {t['ratio']:.2f} (paired {t['ratio_range'][0]:.2f}-{t['ratio_range'][1]:.2f})")
+        return t
+    reps = 1 if args.quick else (args.reps or 2)
+    out = allocator(args.data, reps, quick=args.quick)
+    print(f"ll.compare({args.data!r}, bernoulli and binned, fresh one-thread processes, alternating):")
+    print(f"  default allocator {', '.join(f'{s:.1f}' for s in out['plain'])} s; tuned {', '.join(f'{s:.1f}' for s in out['tuned'])} s")
+    print(f"  ratio of medians default / tuned {out['ratio']:.2f}; results equal: {out['same_results']}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
