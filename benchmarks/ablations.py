@@ -35,7 +35,7 @@ import torch
 import losslab as ll
 from losslab.heads import LawHead
 from losslab.laws import validation
-from losslab.models import build_model
+from losslab.models import build_model, channels_last, relu_max_pool2d
 
 from . import _timing
 
@@ -78,8 +78,7 @@ class _HWCFlatten(torch.nn.Module):
         self.out_features = trunk.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.inner.conv
-        h = torch.relu(torch.nn.functional.max_pool2d(conv(x.contiguous(memory_format=torch.channels_last)), 2))
+        h = relu_max_pool2d(self.inner.conv(channels_last(x)))  # as SmallCNN.forward, up to the flatten
         return h.permute(0, 2, 3, 1).flatten(1)
 
 
