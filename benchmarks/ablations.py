@@ -29,7 +29,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
-import numpy as np
 import torch
 
 import losslab as ll
@@ -38,15 +37,18 @@ from losslab.laws import validation
 from losslab.models import build_model, channels_last, relu_max_pool2d
 
 from . import _timing
+from .grid import defaults_for, quick_rows, warm_up
 
 
 # ---------------------------------------------------------------------------- init-bias
-def init_bias(data: str, law: str, seeds: int, epochs: int, patiences: list[int], quick: bool = False) -> list[dict]:
-    """Mean test MSE and log score of ``law`` with and without the head's fitted initial bias."""
+def init_bias(data: str, law: str, seeds: int, epochs: int | None, patiences: list[int], quick: bool = False) -> list[dict]:
+    """Mean test MSE and log score of ``law`` with and without the head's fitted initial bias (``epochs``: the cap,
+    ``None`` for the data set's default)."""
     ds = ll.data.load(data)
-    model = "cnn-small" if ds.kind == "image" else "mlp"
+    model, default_epochs = defaults_for(data, ds)
+    epochs = epochs or default_epochs
     if quick:
-        ds = ds.subset(np.arange(min(len(ds), 160)))
+        ds = quick_rows(ds)
     rows = []
     for fitted in (True, False):
         for patience in patiences:
@@ -63,6 +65,7 @@ def init_bias(data: str, law: str, seeds: int, epochs: int, patiences: list[int]
                     "mse": float(f["mean_squared_error"].astype(float).mean()),
                     "log_score": float(f["log_score"].astype(float).mean()),
                     "epochs": float(f["epochs"].astype(float).mean()),
+                    "cap": epochs,
                 }
             )
     return rows
@@ -129,11 +132,11 @@ def _allocator_child(tuned: bool, data: str, quick: bool) -> None:
         raise SystemExit("glibc's mallopt is not available here")
     torch.set_num_threads(1)
     ds = ll.data.load(data)
-    model = "cnn-small" if ds.kind == "image" else "mlp"
-    kw = dict(laws=["bernoulli", "binned"], seeds=5, model=model, epochs=50)
+    model, epochs = defaults_for(data, ds)
+    kw = dict(laws=["bernoulli", "binned"], seeds=5, model=model, epochs=epochs)
     if quick:
-        ds, kw = ds.subset(np.arange(min(len(ds), 160))), dict(kw, seeds=2, epochs=2)
-    ll.compare(ds.subset(np.arange(64)), laws=["bernoulli"], seeds=1, model=model, epochs=1)  # imports, first calls
+        ds, kw = quick_rows(ds), dict(kw, seeds=2, epochs=2)
+    warm_up(ds, "bernoulli", model)
     t0 = time.perf_counter()
     res = ll.compare(ds, **kw)
     seconds = time.perf_counter() - t0
@@ -167,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, allocator)")
     parser.add_argument("--law", default="gaussian-hetero", help="init-bias: the law")
     parser.add_argument("--seeds", type=int, default=5, help="init-bias: seeds")
-    parser.add_argument("--epochs", type=int, default=50, help="init-bias: epoch cap")
+    parser.add_argument("--epochs", type=int, default=None, help="init-bias: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
     parser.add_argument("--patience", default="20,50", help="init-bias: comma-separated patiences")
     parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias)")
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
         patiences = [int(p) for p in args.patience.split(",")]
         seeds, epochs = (2, 2) if args.quick else (args.seeds, args.epochs)
         rows = init_bias(args.data, args.law, seeds, epochs, patiences, quick=args.quick)
-        print(f"{args.law} on {args.data}, {seeds} seeds, cap {epochs} epochs: means over seeds")
+        print(f"{args.law} on {args.data}, {seeds} seeds, cap {rows[0]['cap']} epochs: means over seeds")
         print(f"  {'initial bias':22s} {'patience':>8s} {'test MSE':>9s} {'log score':>10s} {'epochs':>7s}")
         for r in rows:
             print(f"  {r['bias']:22s} {r['patience']:8d} {r['mse']:9.5f} {r['log_score']:10.4f} {r['epochs']:7.1f}")

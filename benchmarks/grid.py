@@ -44,15 +44,27 @@ def _default_patience() -> int:
     return int(inspect.signature(ll.compare).parameters["patience"].default)
 
 
+def defaults_for(name: str, ds) -> tuple[str, int]:
+    """``(model, epochs)`` for a data set: :data:`DEFAULTS`, else the MLP (tables) or cnn-small (images), 50 epochs."""
+    return DEFAULTS.get(name, ("mlp" if ds.kind == "table" else "cnn-small", 50))
+
+
+def quick_rows(ds, n: int = 160):
+    """``n`` rows drawn at random (seed 0), for the benchmarks' smoke modes: a fixed split's proportions are not kept."""
+    return ds.subset(np.sort(np.random.default_rng(0).permutation(len(ds))[:n]))
+
+
+def warm_up(ds, law: str, model: str, device: str = "cpu") -> None:
+    """One tiny untimed ``ll.compare`` (imports, first calls), so that timings leave one-time set-up out."""
+    ll.compare(ds.subset(np.arange(min(len(ds), 64))), laws=[law], seeds=1, model=model, epochs=1, device=device)
+
+
 def _load(name: str, quick: bool):
     try:
         ds = ll.data.load(name)
     except Exception as e:  # noqa: BLE001 - a missing file or no network: say so and go on
         return None, f"{name}: skipped ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
-    if quick:  # a few rows, keeping the fixed split's proportions out of the question
-        rows = np.random.default_rng(0).permutation(len(ds))[:160]
-        ds = ds.subset(np.sort(rows))
-    return ds, None
+    return (quick_rows(ds) if quick else ds), None
 
 
 def bench_data(
@@ -72,9 +84,8 @@ def bench_data(
         last["naive"] = naive.naive_compare(ds, laws, seeds, model=model, epochs=naive_epochs, device=device)
 
     # One tiny untimed round of each side first: imports and one-time set-up are not the grid's cost.
-    warm = ds.subset(np.arange(min(len(ds), 64)))
-    ll.compare(warm, laws=list(laws[:1]), seeds=1, model=model, epochs=1, device=device)
-    naive.naive_compare(warm, laws[:1], 1, model=model, epochs=1, device=device)
+    warm_up(ds, laws[0], model, device)
+    naive.naive_compare(ds.subset(np.arange(min(len(ds), 64))), laws[:1], 1, model=model, epochs=1, device=device)
     t_ours, t_ref = [], []
     for rep in range(reps):
         # Alternate which side goes first, so that a drift in the machine's load favours neither.
@@ -146,7 +157,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if ds is None:
             print(why)
             continue
-        model, epochs = DEFAULTS.get(name, ("mlp" if ds.kind == "table" else "cnn-small", 50))
+        model, epochs = defaults_for(name, ds)
         model = args.model or model
         epochs = 2 if args.quick else (args.epochs or epochs)
         naive_epochs = 2 if args.quick else (args.naive_epochs or epochs)

@@ -23,14 +23,13 @@ import math
 import statistics
 import time
 
-import numpy as np
 import pandas as pd
 import torch
 
 import losslab as ll
 
 from . import _timing
-from .grid import DEFAULT_LAWS, DEFAULTS
+from .grid import DEFAULT_LAWS, defaults_for, quick_rows, warm_up
 
 MODES = {"false": False, "true": True, "laws": "laws"}
 
@@ -54,7 +53,7 @@ def _largest_gap(a: dict, b: dict) -> float:
 def compare_modes(ds, *, model: str, epochs: int, device: str, reps: int, laws=DEFAULT_LAWS, seeds: int = 5, modes=tuple(MODES)) -> dict:
     """Time ``ll.compare`` under each replica mode, alternating; compare every mode's runs with the first mode's."""
     kw = dict(laws=list(laws), seeds=seeds, model=model, epochs=epochs, device=device)
-    ll.compare(ds.subset(np.arange(min(len(ds), 64))), laws=list(laws[:1]), seeds=1, model=model, epochs=1, device=device)  # warm-up
+    warm_up(ds, laws[0], model, device)
     times: dict[str, list[float]] = {m: [] for m in modes}
     last: dict = {}
     for rep in range(reps):
@@ -104,10 +103,10 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown or not modes:
         parser.error(f"--modes: unknown {unknown}; choose from {list(MODES)}")
     ds = ll.data.load(args.data)
-    model, epochs = DEFAULTS.get(args.data, ("mlp" if ds.kind == "table" else "cnn-small", 50))
+    model, epochs = defaults_for(args.data, ds)
     laws, seeds, reps = DEFAULT_LAWS, 5, args.reps
     if args.quick:
-        ds = ds.subset(np.sort(np.random.default_rng(0).permutation(len(ds))[:160]))
+        ds = quick_rows(ds)
         laws, seeds, epochs, reps = DEFAULT_LAWS[:2], 2, 2, 1
     dev = torch.device(args.device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{torch.get_num_threads()} threads"

@@ -161,22 +161,22 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def time_grid(reps: int, quick: bool = False) -> dict:
-    """``ll.compare`` on digits-inpaint with ``replicas="laws"`` against ``replicas=True``, alternating."""
-    from .grid import DEFAULT_LAWS
+    """``ll.compare`` on digits-inpaint with ``replicas="laws"`` against ``replicas=True``, alternating
+    (:func:`benchmarks.modes.compare_modes` with those two modes); ``a`` is ``"laws"``, ``b`` is ``True``."""
+    from .grid import DEFAULT_LAWS, quick_rows
+    from .modes import compare_modes
 
     ds = ll.data.load("digits-inpaint")
-    kw = dict(laws=list(DEFAULT_LAWS), seeds=5, model="mlp", epochs=100)
+    laws, seeds, epochs = DEFAULT_LAWS, 5, 100
     if quick:
-        ds, kw = ds.subset(list(range(160))), dict(kw, laws=list(ONE_OUTPUT[:2]), seeds=2, epochs=2)
-    res: dict = {}
-    st = _timing.time_pair(
-        lambda: res.__setitem__("laws", ll.compare(ds, replicas="laws", **kw)),
-        lambda: res.__setitem__("true", ll.compare(ds, replicas=True, **kw)),
-        reps=reps,
-        warmup=0,
-    )
-    diff = (res["laws"].table()["mean_squared_error"] - res["true"].table()["mean_squared_error"]).abs()
-    return {**st, "max_diff": float(diff.max())}
+        ds, laws, seeds, epochs = quick_rows(ds), ONE_OUTPUT[:2], 2, 2
+    out = compare_modes(ds, model="mlp", epochs=epochs, device="cpu", reps=reps, laws=laws, seeds=seeds, modes=("true", "laws"))
+    a, b = out["modes"]["laws"], out["modes"]["true"]
+    lo, hi = a["speedup_range"]  # True / "laws" per repetition
+    return {
+        "a": a["median"], "a_range": a["range"], "b": b["median"], "b_range": b["range"],
+        "ratio": a["median"] / b["median"], "ratio_range": (1 / hi, 1 / lo), "max_diff": a["max_law_diff"],
+    }  # fmt: skip
 
 
 if __name__ == "__main__":
