@@ -11,6 +11,11 @@ Run ``python -m benchmarks.ablations WHAT`` (``--quick`` for a smoke run):
   flattening the channels-last activation in (C, H, W) order, as losslab does (a copy to NCHW), against
   (H, W, C) order (a free view) with the head's weight columns permuted to match. Both models compute
   the same function (checked first); alternating repetitions, median ms per step.
+* ``checkpoint``: ``ll.compare`` of the grid's laws keeping each run's best validation epoch with
+  early stopping (losslab's default), against training to the epoch cap and keeping the last epoch
+  (what the naive loop does). Prints each law's mean test MSE, log score, epochs and seconds, and
+  each way's best law by test MSE. It shows what early stopping on the validation NLL costs or saves
+  in the grid's metric.
 * ``allocator``: a whole comparison (retinamnist, bernoulli and binned, 5 seeds, cnn-small) in
   fresh one-thread processes, alternating glibc's default allocator with ``_timing.tune_malloc``
   (the allocator is process-wide state, so each run gets its own process). Prints seconds and checks
@@ -32,12 +37,13 @@ from unittest import mock
 import torch
 
 import losslab as ll
+from losslab.experiment import trainer
 from losslab.heads import LawHead
 from losslab.laws import validation
 from losslab.models import build_model, channels_last, relu_max_pool2d
 
 from . import _timing
-from .grid import defaults_for, quick_rows, warm_up
+from .grid import DEFAULT_LAWS, defaults_for, quick_rows, warm_up
 
 
 # ---------------------------------------------------------------------------- init-bias
@@ -65,6 +71,39 @@ def init_bias(data: str, law: str, seeds: int, epochs: int | None, patiences: li
                     "mse": float(f["mean_squared_error"].astype(float).mean()),
                     "log_score": float(f["log_score"].astype(float).mean()),
                     "epochs": float(f["epochs"].astype(float).mean()),
+                    "cap": epochs,
+                }
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------------- checkpoint
+def checkpoint(data: str, laws: list[str], seeds: int, epochs: int | None, patience: int, quick: bool = False) -> list[dict]:
+    """Each law's mean test MSE and log score: best validation epoch with early stopping, against the last epoch of the cap."""
+    ds = ll.data.load(data)
+    model, default_epochs = defaults_for(data, ds)
+    epochs = epochs or default_epochs
+    if quick:
+        ds = quick_rows(ds)
+    warm_up(ds, laws[0], model)
+    rows = []
+    for law in laws:
+        for keep in ("best", "last"):
+            with ExitStack() as stack:
+                if keep == "last":  # every epoch "improves": no early stop, and the last epoch's weights are kept
+                    stack.enter_context(mock.patch.object(trainer, "_improved", lambda val, best, rtol: True))
+                t0 = time.perf_counter()
+                res = ll.compare(ds, laws=[law], seeds=seeds, model=model, epochs=epochs, patience=patience)
+                seconds = time.perf_counter() - t0
+            f = res.frame()
+            rows.append(
+                {
+                    "law": law,
+                    "keep": keep,
+                    "mse": float(f["mean_squared_error"].astype(float).mean()),
+                    "log_score": float(f["log_score"].astype(float).mean()),
+                    "epochs": float(f["epochs"].astype(float).mean()),
+                    "seconds": seconds,
                     "cap": epochs,
                 }
             )
@@ -166,12 +205,12 @@ def allocator(data: str, reps: int, quick: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["init-bias", "flatten", "allocator"])
+    parser.add_argument("what", choices=["init-bias", "checkpoint", "flatten", "allocator"])
     parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, allocator)")
-    parser.add_argument("--law", default="gaussian-hetero", help="init-bias: the law")
+    parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint: comma-separated laws (default the grid's)")
     parser.add_argument("--seeds", type=int, default=5, help="init-bias: seeds")
     parser.add_argument("--epochs", type=int, default=None, help="init-bias: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
-    parser.add_argument("--patience", default="20,50", help="init-bias: comma-separated patiences")
+    parser.add_argument("--patience", default=None, help="init-bias: comma-separated patiences (default 20,50); checkpoint: one (default 20)")
     parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias)")
     parser.add_argument("--child", choices=["plain", "tuned"], help=argparse.SUPPRESS)
@@ -182,14 +221,28 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     _timing.setup_process(args.threads, False)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    seeds, epochs = (2, 2) if args.quick else (args.seeds, args.epochs)
     if args.what == "init-bias":
-        patiences = [int(p) for p in args.patience.split(",")]
-        seeds, epochs = (2, 2) if args.quick else (args.seeds, args.epochs)
-        rows = init_bias(args.data, args.law, seeds, epochs, patiences, quick=args.quick)
-        print(f"{args.law} on {args.data}, {seeds} seeds, cap {rows[0]['cap']} epochs: means over seeds")
+        patiences = [int(p) for p in (args.patience or "20,50").split(",")]
+        law = args.law or "gaussian-hetero"
+        rows = init_bias(args.data, law, seeds, epochs, patiences, quick=args.quick)
+        print(f"{law} on {args.data}, {seeds} seeds, cap {rows[0]['cap']} epochs: means over seeds")
         print(f"  {'initial bias':22s} {'patience':>8s} {'test MSE':>9s} {'log score':>10s} {'epochs':>7s}")
         for r in rows:
             print(f"  {r['bias']:22s} {r['patience']:8d} {r['mse']:9.5f} {r['log_score']:10.4f} {r['epochs']:7.1f}")
+        return {"rows": rows}
+    if args.what == "checkpoint":
+        laws = [x.strip() for x in (args.law or ",".join(DEFAULT_LAWS[:2] if args.quick else DEFAULT_LAWS)).split(",") if x.strip()]
+        patience = int(args.patience or 20)
+        rows = checkpoint(args.data, laws, seeds, epochs, patience, quick=args.quick)
+        print(f"{args.data}, {seeds} seeds, cap {rows[0]['cap']} epochs; best: patience {patience}, the best validation epoch kept; last: no early stop")
+        print(f"  {'law':22s} {'kept':>5s} {'test MSE':>9s} {'log score':>10s} {'epochs':>7s} {'seconds':>8s}")
+        for r in rows:
+            print(f"  {r['law']:22s} {r['keep']:>5s} {r['mse']:9.5f} {r['log_score']:10.4f} {r['epochs']:7.1f} {r['seconds']:8.1f}")
+        for keep in ("best", "last"):
+            mine = [r for r in rows if r["keep"] == keep]
+            top = min(mine, key=lambda r: r["mse"])
+            print(f"  lowest test MSE keeping the {keep} epoch: {top['law']} ({top['mse']:.5f}); {sum(r['seconds'] for r in mine):.1f} s in all")
         return {"rows": rows}
     if args.what == "flatten":
         reps = 2 if args.quick else (args.reps or 15)

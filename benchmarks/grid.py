@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 import torch
+from scipy import stats
 
 import losslab as ll
 
@@ -65,6 +66,47 @@ def _load(name: str, quick: bool):
     except Exception as e:  # noqa: BLE001 - a missing file or no network: say so and go on
         return None, f"{name}: skipped ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
     return (quick_rows(ds) if quick else ds), None
+
+
+def mse_gap(ours: list[np.ndarray], ref: list[np.ndarray], y: np.ndarray, *, level: float = 0.95) -> dict:
+    """Mean test MSE of ``ours`` minus that of ``ref`` (each a list of one prediction per seed), with a Welch interval.
+
+    Each side's MSE is the mean over its seeds of each seed's MSE over the test rows and targets,
+    as the grid reports it. Both sides are scored on the same test rows, so the randomness left
+    between them is the training's: the interval is Welch's t-interval for the difference of two
+    means of independent seeds (unequal variances, Welch-Satterthwaite degrees of freedom). It is
+    conditional on the test rows (another test set would add its own spread). Negative means
+    ``ours`` has the lower error.
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+
+    def per_seed(preds: list[np.ndarray]) -> np.ndarray:
+        return np.array([float(((np.asarray(p, dtype=np.float64).reshape(y.shape) - y) ** 2).mean()) for p in preds])
+
+    a, b = per_seed(ours), per_seed(ref)
+    diff = float(a.mean() - b.mean())
+    va, vb = (a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)) if min(len(a), len(b)) > 1 else (math.nan, math.nan)
+    se = math.sqrt(va + vb)
+    if se > 0:
+        df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+        half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    else:  # identical runs on each side (or one seed): no spread to go on
+        df, half = math.nan, (0.0 if se == 0 else math.nan)
+    return {"ours": float(a.mean()), "ref": float(b.mean()), "diff": diff, "low": diff - half, "high": diff + half, "df": df, "level": level}
+
+
+def _gaps(res, rec, nv, laws) -> dict:
+    """:func:`mse_gap` for each law (losslab's against the naive loop's) and for the two winners."""
+    test_y = np.asarray(res._test["test_y"])
+    if nv.test_y is None or test_y.shape != nv.test_y.shape or not np.allclose(test_y, nv.test_y):
+        raise RuntimeError("losslab and the naive loop were scored on different test rows; the winners cannot be compared row by row")
+
+    def ours(law: str) -> list[np.ndarray]:
+        return [r["arrays"]["y_pred"] for r in res.runs if r["law"] == law and r["status"] == "ok"]
+
+    gaps = {law: mse_gap(ours(law), nv.predictions[law], test_y) for law in laws if ours(law) and law in nv.predictions}
+    gaps["winners"] = mse_gap(ours(rec.law), nv.predictions[nv.winner], test_y)
+    return gaps
 
 
 def bench_data(
@@ -117,6 +159,7 @@ def bench_data(
         "naive_epochs": naive_epochs,
         "ours_table": {law: float(v) for law, v in res.table()[rec.metric].items()},
         "naive_table": {law: float(np.nanmean(v)) for law, v in nv.values.items()},
+        "gaps": _gaps(res, rec, nv, laws),
     }
 
 
@@ -175,10 +218,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"  {'losslab':8s} {r['ours']:9.1f} {r['ours_range'][0]:7.1f}-{r['ours_range'][1]:<7.1f}   {r['ours_winner']} ({r['ours_metric']:.5f})")
         print(f"  {'naive':8s} {r['naive']:9.1f} {r['naive_range'][0]:7.1f}-{r['naive_range'][1]:<7.1f}   {r['naive_winner']} ({r['naive_metric']:.5f})")
         print(f"  speed-up naive/losslab {r['speedup']:.2f}x (paired repetitions {r['speedup_range'][0]:.2f}-{r['speedup_range'][1]:.2f})")
-        print("  per-law mean test MSE   losslab    naive")
+        w = r["gaps"]["winners"]
+        print(
+            f"  winners' test MSE, losslab - naive: {w['diff']:+.5f} [{w['low']:+.5f}, {w['high']:+.5f}] "
+            f"({100 * w['level']:.0f}% Welch interval over seeds, on these test rows; the naive winner is picked on them)"
+        )
+        print(f"  per-law mean test MSE   losslab    naive   losslab - naive [{100 * w['level']:.0f}% interval]")
         for law in laws:
             a = r["ours_table"].get(law, math.nan)
-            print(f"    {law:22s} {a:9.5f} {r['naive_table'].get(law, math.nan):9.5f}")
+            g = r["gaps"].get(law)
+            gap = f"{g['diff']:+.5f} [{g['low']:+.5f}, {g['high']:+.5f}]" if g else "-"
+            print(f"    {law:22s} {a:9.5f} {r['naive_table'].get(law, math.nan):9.5f}   {gap}")
     return results
 
 

@@ -150,6 +150,10 @@ class NaiveResult:
     seconds: float
     runs: int = 0
     extra: dict = field(default_factory=dict)
+    #: law -> each seed's mean prediction on the test rows, ``(rows, *targets)``
+    predictions: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    #: the test labels, in the order of the predictions' rows
+    test_y: np.ndarray | None = None
 
 
 def train_one(law: NaiveLaw, model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int, lr: float, seed: int) -> None:
@@ -194,9 +198,10 @@ def naive_compare(
     yte = torch.as_tensor(ds.y[idx["test"]], dtype=torch.float32, device=dev)
     n_targets = 1 if ytr.ndim == 1 else ytr.shape[1]
     values: dict[str, list[float]] = {}
+    predictions: dict[str, list[np.ndarray]] = {}
     for name in laws:
         law = NAIVE_LAWS[name]()
-        values[name] = []
+        values[name], predictions[name] = [], []
         for seed in range(seeds):
             torch.manual_seed(seed)
             net = naive_model(model, X.shape[1:], n_targets * law.raw_dim).to(dev)
@@ -204,8 +209,13 @@ def naive_compare(
             net.eval()
             with torch.no_grad():
                 out = net(Xte).reshape(Xte.shape[0], *([n_targets] if ytr.ndim > 1 else []), law.raw_dim)
-                mse = float(((law.mean(out) - yte) ** 2).mean())
+                pred = law.mean(out)
+                mse = float(((pred - yte) ** 2).mean())
             values[name].append(mse if math.isfinite(mse) else math.nan)
+            predictions[name].append(pred.cpu().numpy())
     means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else math.inf for k, v in values.items()}
     winner = min(means, key=means.get)
-    return NaiveResult("mean_squared_error", values, winner, means[winner], time.perf_counter() - t0, runs=len(laws) * seeds)
+    seconds = time.perf_counter() - t0
+    return NaiveResult(
+        "mean_squared_error", values, winner, means[winner], seconds, runs=len(laws) * seeds, predictions=predictions, test_y=yte.cpu().numpy()
+    )

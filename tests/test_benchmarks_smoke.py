@@ -23,6 +23,15 @@ def test_grid_benchmark_quick():
         laws = set(grid.DEFAULT_LAWS[:2])
         assert r["ours_winner"] in laws and r["naive_winner"] in laws
         assert math.isfinite(r["ours_metric"]) and math.isfinite(r["naive_metric"])
+        # The winners' gap is computed from the stored test predictions: each side's mean must be the MSE
+        # the side itself reported (losslab's from its metrics, the naive loop's from its own loop).
+        for law in laws:
+            gap = r["gaps"][law]
+            assert math.isclose(gap["ours"], r["ours_table"][law], rel_tol=1e-5), (law, gap, r["ours_table"])
+            assert math.isclose(gap["ref"], r["naive_table"][law], rel_tol=1e-5), (law, gap, r["naive_table"])
+            assert gap["low"] <= gap["diff"] <= gap["high"]
+        w = r["gaps"]["winners"]
+        assert math.isclose(w["ours"], r["ours_metric"], rel_tol=1e-5) and math.isclose(w["ref"], r["naive_metric"], rel_tol=1e-5)
     assert set(grid.DEFAULT_LAWS) <= set(naive.NAIVE_LAWS)
 
 
@@ -139,3 +148,14 @@ def test_ablations_quick():
     assert rows[0]["mse"] != rows[2]["mse"]  # switching the fitted bias off changes the runs
     alloc = ablations.main(["allocator", "--quick", "--data", data])
     assert alloc["same_results"] and len(alloc["plain"]) == len(alloc["tuned"]) == 1
+
+
+def test_checkpoint_ablation_quick():
+    from benchmarks import ablations
+
+    out = ablations.main(["checkpoint", "--quick", "--data", "digits-inpaint", "--law", "bernoulli,zoib", "--patience", "1"])
+    rows = out["rows"]
+    assert [(r["law"], r["keep"]) for r in rows] == [("bernoulli", "best"), ("bernoulli", "last"), ("zoib", "best"), ("zoib", "last")]
+    assert all(math.isfinite(r["mse"]) and math.isfinite(r["log_score"]) and r["seconds"] > 0 for r in rows)
+    # keeping the last epoch switches early stopping off: every run trains to the cap
+    assert all(r["epochs"] == r["cap"] for r in rows if r["keep"] == "last")
