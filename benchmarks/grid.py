@@ -76,7 +76,7 @@ def mse_gap(ours: list[np.ndarray], ref: list[np.ndarray], y: np.ndarray, *, lev
     between them is the training's: the interval is Welch's t-interval for the difference of two
     means of independent seeds (unequal variances, Welch-Satterthwaite degrees of freedom). It is
     conditional on the test rows (another test set would add its own spread). Negative means
-    ``ours`` has the lower error.
+    ``ours`` has the lower error. A seed whose predictions are not finite (a diverged run) is left out.
     """
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
 
@@ -84,6 +84,9 @@ def mse_gap(ours: list[np.ndarray], ref: list[np.ndarray], y: np.ndarray, *, lev
         return np.array([float(((np.asarray(p, dtype=np.float64).reshape(y.shape) - y) ** 2).mean()) for p in preds])
 
     a, b = per_seed(ours), per_seed(ref)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]  # a diverged run is left out, as the sides' own tables leave it out
+    if not len(a) or not len(b):
+        return {"ours": math.nan, "ref": math.nan, "diff": math.nan, "low": math.nan, "high": math.nan, "df": math.nan, "level": level}
     diff = float(a.mean() - b.mean())
     va, vb = (a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)) if min(len(a), len(b)) > 1 else (math.nan, math.nan)
     se = math.sqrt(va + vb)

@@ -57,3 +57,11 @@ def test_mse_gap_covers_the_true_difference_at_its_level():
         hits += gap["low"] <= truth <= gap["high"]
     # 95% intervals: 400 trials put the coverage within about +-2.2% of 0.95 (one binomial sd 1.1%)
     assert 0.91 <= hits / trials <= 0.99
+
+
+def test_mse_gap_leaves_out_a_diverged_seed():
+    y = np.linspace(0, 1, 30)
+    ours = [y + 0.1, y + 0.1, np.full_like(y, np.nan)]
+    gap = mse_gap(ours, [y + 0.2, y + 0.2], y)
+    assert gap["ours"] == pytest.approx(0.01, abs=1e-12) and gap["diff"] == pytest.approx(-0.03, abs=1e-12)
+    assert np.isnan(mse_gap([np.full_like(y, np.nan)], [y], y)["diff"])
