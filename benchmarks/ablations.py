@@ -7,6 +7,12 @@ Run ``python -m benchmarks.ablations WHAT`` (``--quick`` for a smoke run):
   initialisation (what the naive loop does), each with early-stopping patience 20 and 50. Prints the
   mean test MSE and log score over seeds. It shows that retinamnist's naive gaussian-hetero beats
   losslab's by its starting point, not by early stopping.
+* ``cb-clamp``: the naive loop (``benchmarks.naive``) training the continuous Bernoulli three ways:
+  with torch's ``ContinuousBernoulli`` (which clamps its probabilities to ``[eps, 1 - eps]``), with
+  losslab's exact loss, and with losslab's loss on logits clamped where torch's probabilities are.
+  Prints the mean test MSE over seeds. It shows that torch's clamp, not the training loop, makes the
+  naive continuous-bernoulli better on digits-inpaint (labels exactly 0 or 1, where the exact NLL has
+  no lower bound).
 * ``flatten``: one cnn-small training step (forward, loss, backward, Adam; one thread, batch 128)
   flattening the channels-last activation in (C, H, W) order, as losslab does (a copy to NCHW), against
   (H, W, C) order (a free view) with the head's weight columns permuted to match. Both models compute
@@ -42,7 +48,7 @@ from losslab.heads import LawHead
 from losslab.laws import validation
 from losslab.models import build_model, channels_last, relu_max_pool2d
 
-from . import _timing
+from . import _timing, naive
 from .grid import DEFAULT_LAWS, defaults_for, quick_rows, warm_up
 
 
@@ -108,6 +114,37 @@ def checkpoint(data: str, laws: list[str], seeds: int, epochs: int | None, patie
                 }
             )
     return rows
+
+
+# ---------------------------------------------------------------------------- cb-clamp
+def cb_clamp(data: str, seeds: int, epochs: int | None, quick: bool = False) -> dict:
+    """Mean test MSE of the naive loop's continuous Bernoulli with torch's loss, losslab's, and losslab's on clamped logits."""
+    ds = ll.data.load(data)
+    model, default_epochs = defaults_for(data, ds)
+    epochs = epochs or default_epochs
+    if quick:
+        ds = quick_rows(ds)
+    law = ll.get_law("continuous-bernoulli")
+    torch_law = naive.NAIVE_LAWS["continuous-bernoulli"]
+    # torch clamps probs to [eps, 1 - eps] of the dtype: in logits, +-15.94 in float32
+    bound = -float(torch.logit(torch.tensor(torch.finfo(torch.float32).eps)))
+
+    def ours(clamp: bool):
+        def make() -> naive.NaiveLaw:
+            def loss(out, y):
+                with validation(False):
+                    return law.loss(out.clamp(-bound, bound) if clamp else out, y)
+
+            return naive.NaiveLaw(torch_law().raw_dim, loss, torch_law().mean)
+
+        return make
+
+    out = {"bound": bound, "epochs": epochs, "seeds": seeds}
+    for key, make in (("torch", torch_law), ("losslab", ours(False)), ("losslab, clamped logits", ours(True))):
+        with mock.patch.dict(naive.NAIVE_LAWS, {"continuous-bernoulli": make}):
+            res = naive.naive_compare(ds, ["continuous-bernoulli"], seeds, model=model, epochs=epochs)
+        out[key] = float(statistics.fmean(res.values["continuous-bernoulli"]))
+    return out
 
 
 # ---------------------------------------------------------------------------- flatten
@@ -205,11 +242,11 @@ def allocator(data: str, reps: int, quick: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["init-bias", "checkpoint", "flatten", "allocator"])
-    parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, allocator)")
+    parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator"])
+    parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, cb-clamp, allocator)")
     parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint: comma-separated laws (default the grid's)")
-    parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint: seeds")
-    parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
+    parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint, cb-clamp: seeds")
+    parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint, cb-clamp: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
     parser.add_argument("--patience", default=None, help="init-bias: comma-separated patiences (default 20,50); checkpoint: one (default 20)")
     parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint)")
@@ -244,6 +281,13 @@ def main(argv: list[str] | None = None) -> dict:
             top = min(mine, key=lambda r: r["mse"])
             print(f"  lowest test MSE keeping the {keep} epoch: {top['law']} ({top['mse']:.5f}); {sum(r['seconds'] for r in mine):.1f} s in all")
         return {"rows": rows}
+    if args.what == "cb-clamp":
+        out = cb_clamp(args.data, seeds, epochs, quick=args.quick)
+        print(f"naive loop, continuous-bernoulli on {args.data}, {seeds} seeds, {out['epochs']} epochs: mean test MSE")
+        for key in ("torch", "losslab", "losslab, clamped logits"):
+            print(f"  {key + ' loss':30s} {out[key]:.5f}")
+        print(f"  (clamped: logits limited to +-{out['bound']:.2f}, where torch's float32 probabilities stop)")
+        return out
     if args.what == "flatten":
         reps = 2 if args.quick else (args.reps or 15)
         t = flatten(reps, batch=16 if args.quick else 128, steps=1 if args.quick else 5)
