@@ -553,7 +553,7 @@ def build_guide(claims: dict[str, Any], cases: dict[str, dict[str, Any]], recove
         "- `zoib` — zero/one-inflated Beta: a probability of exactly 0, of exactly 1, and a Beta in between. It "
         "says how often raters agree unanimously, which BCE cannot."
     )
-    add("- `continuous-bernoulli` — a proper density on the closed interval [0, 1] (one parameter).")
+    add("- `continuous-bernoulli` — a proper density on the closed interval [0, 1] (one parameter). At a label of exactly 0 or 1 its NLL has no lower bound: the density there grows without limit as the logit goes to -inf or +inf, so training keeps pushing those logits outward. `torch.distributions.ContinuousBernoulli` clamps its probabilities and stops near |logit| = 16 in float32; losslab computes the exact NLL ([what that changes](performance.md#how-sure-is-the-winners-difference-later-on-2026-11-30)).")
     add("- `binomial` / `beta-binomial` when the counts are known (next section).")
     add("")
     case_block("cifar", "Images through a one-convolution CNN; CIFAR-10H has no fixed split, so one split is shared by the seeds.")
