@@ -52,15 +52,24 @@ from . import _timing, naive
 from .grid import DEFAULT_LAWS, defaults_for, quick_rows, warm_up
 
 
+def _setup(data: str, epochs: int | None, quick: bool):
+    """``(data set, model, epoch cap)`` as the grid runs ``data`` (``epochs=None``: its default cap); a few rows when ``quick``."""
+    ds = ll.data.load(data)
+    model, default_epochs = defaults_for(data, ds)
+    return (quick_rows(ds) if quick else ds), model, epochs or default_epochs
+
+
+def _means(res) -> dict:
+    """Mean test MSE, log score and epochs run over a comparison's runs."""
+    f = res.frame()
+    return {k: float(f[c].astype(float).mean()) for k, c in (("mse", "mean_squared_error"), ("log_score", "log_score"), ("epochs", "epochs"))}
+
+
 # ---------------------------------------------------------------------------- init-bias
 def init_bias(data: str, law: str, seeds: int, epochs: int | None, patiences: list[int], quick: bool = False) -> list[dict]:
     """Mean test MSE and log score of ``law`` with and without the head's fitted initial bias (``epochs``: the cap,
     ``None`` for the data set's default)."""
-    ds = ll.data.load(data)
-    model, default_epochs = defaults_for(data, ds)
-    epochs = epochs or default_epochs
-    if quick:
-        ds = quick_rows(ds)
+    ds, model, epochs = _setup(data, epochs, quick)
     rows = []
     for fitted in (True, False):
         for patience in patiences:
@@ -69,28 +78,14 @@ def init_bias(data: str, law: str, seeds: int, epochs: int | None, patiences: li
                     stack.enter_context(mock.patch.object(LawHead, "init_bias", lambda self, *a, **k: None))
                     stack.enter_context(mock.patch.object(LawHead, "copy_bias", lambda self, other: None))
                 res = ll.compare(ds, laws=[law], seeds=seeds, model=model, epochs=epochs, patience=patience)
-            f = res.frame()
-            rows.append(
-                {
-                    "bias": "fitted to the labels" if fitted else "PyTorch default",
-                    "patience": patience,
-                    "mse": float(f["mean_squared_error"].astype(float).mean()),
-                    "log_score": float(f["log_score"].astype(float).mean()),
-                    "epochs": float(f["epochs"].astype(float).mean()),
-                    "cap": epochs,
-                }
-            )
+            rows.append({"bias": "fitted to the labels" if fitted else "PyTorch default", "patience": patience, **_means(res), "cap": epochs})
     return rows
 
 
 # ---------------------------------------------------------------------------- checkpoint
 def checkpoint(data: str, laws: list[str], seeds: int, epochs: int | None, patience: int, quick: bool = False) -> list[dict]:
     """Each law's mean test MSE and log score: best validation epoch with early stopping, against the last epoch of the cap."""
-    ds = ll.data.load(data)
-    model, default_epochs = defaults_for(data, ds)
-    epochs = epochs or default_epochs
-    if quick:
-        ds = quick_rows(ds)
+    ds, model, epochs = _setup(data, epochs, quick)
     warm_up(ds, laws[0], model)
     rows = []
     for law in laws:
@@ -101,29 +96,14 @@ def checkpoint(data: str, laws: list[str], seeds: int, epochs: int | None, patie
                 t0 = time.perf_counter()
                 res = ll.compare(ds, laws=[law], seeds=seeds, model=model, epochs=epochs, patience=patience)
                 seconds = time.perf_counter() - t0
-            f = res.frame()
-            rows.append(
-                {
-                    "law": law,
-                    "keep": keep,
-                    "mse": float(f["mean_squared_error"].astype(float).mean()),
-                    "log_score": float(f["log_score"].astype(float).mean()),
-                    "epochs": float(f["epochs"].astype(float).mean()),
-                    "seconds": seconds,
-                    "cap": epochs,
-                }
-            )
+            rows.append({"law": law, "keep": keep, **_means(res), "seconds": seconds, "cap": epochs})
     return rows
 
 
 # ---------------------------------------------------------------------------- cb-clamp
 def cb_clamp(data: str, seeds: int, epochs: int | None, quick: bool = False) -> dict:
     """Mean test MSE of the naive loop's continuous Bernoulli with torch's loss, losslab's, and losslab's on clamped logits."""
-    ds = ll.data.load(data)
-    model, default_epochs = defaults_for(data, ds)
-    epochs = epochs or default_epochs
-    if quick:
-        ds = quick_rows(ds)
+    ds, model, epochs = _setup(data, epochs, quick)
     law = ll.get_law("continuous-bernoulli")
     torch_law = naive.NAIVE_LAWS["continuous-bernoulli"]
     # torch clamps probs to [eps, 1 - eps] of the dtype: in logits, +-15.94 in float32
@@ -135,7 +115,8 @@ def cb_clamp(data: str, seeds: int, epochs: int | None, quick: bool = False) -> 
                 with validation(False):
                     return law.loss(out.clamp(-bound, bound) if clamp else out, y)
 
-            return naive.NaiveLaw(torch_law().raw_dim, loss, torch_law().mean)
+            base = torch_law()  # the naive law's layout and mean; only the loss is swapped
+            return naive.NaiveLaw(base.raw_dim, loss, base.mean)
 
         return make
 
@@ -249,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint, cb-clamp: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
     parser.add_argument("--patience", default=None, help="init-bias: comma-separated patiences (default 20,50); checkpoint: one (default 20)")
     parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2)")
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint)")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint, cb-clamp)")
     parser.add_argument("--child", choices=["plain", "tuned"], help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smoke mode: a few rows, seeds, epochs and repetitions")
     args = parser.parse_args(argv)
