@@ -40,6 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import torch
 
 import losslab as ll
@@ -120,7 +121,8 @@ def cb_clamp(data: str, seeds: int, epochs: int | None, quick: bool = False) -> 
 
         return make
 
-    out = {"bound": bound, "epochs": epochs, "seeds": seeds}
+    y = np.asarray(ds.y)
+    out = {"bound": bound, "epochs": epochs, "seeds": seeds, "at_0": float((y == 0).mean()), "at_1": float((y == 1).mean())}
     for key, make in (("torch", torch_law), ("losslab", ours(False)), ("losslab, clamped logits", ours(True))):
         with mock.patch.dict(naive.NAIVE_LAWS, {"continuous-bernoulli": make}):
             res = naive.naive_compare(ds, ["continuous-bernoulli"], seeds, model=model, epochs=epochs)
@@ -264,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {"rows": rows}
     if args.what == "cb-clamp":
         out = cb_clamp(args.data, seeds, epochs, quick=args.quick)
+        print(f"{args.data}: {100 * out['at_0']:.1f}% of the labels are exactly 0 and {100 * out['at_1']:.1f}% exactly 1")
         print(f"naive loop, continuous-bernoulli on {args.data}, {seeds} seeds, {out['epochs']} epochs: mean test MSE")
         for key in ("torch", "losslab", "losslab, clamped logits"):
             print(f"  {key + ' loss':30s} {out[key]:.5f}")
