@@ -50,14 +50,7 @@ from losslab.laws import validation
 from losslab.models import build_model, channels_last, relu_max_pool2d
 
 from . import _timing, naive
-from .grid import DEFAULT_LAWS, defaults_for, quick_rows, warm_up
-
-
-def _setup(data: str, epochs: int | None, quick: bool):
-    """``(data set, model, epoch cap)`` as the grid runs ``data`` (``epochs=None``: its default cap); a few rows when ``quick``."""
-    ds = ll.data.load(data)
-    model, default_epochs = defaults_for(data, ds)
-    return (quick_rows(ds) if quick else ds), model, epochs or default_epochs
+from .grid import DEFAULT_LAWS, load_as_grid, warm_up
 
 
 def _means(res) -> dict:
@@ -70,7 +63,7 @@ def _means(res) -> dict:
 def init_bias(data: str, law: str, seeds: int, epochs: int | None, patiences: list[int], quick: bool = False) -> list[dict]:
     """Mean test MSE and log score of ``law`` with and without the head's fitted initial bias (``epochs``: the cap,
     ``None`` for the data set's default)."""
-    ds, model, epochs = _setup(data, epochs, quick)
+    ds, model, epochs = load_as_grid(data, epochs, quick)
     rows = []
     for fitted in (True, False):
         for patience in patiences:
@@ -86,7 +79,7 @@ def init_bias(data: str, law: str, seeds: int, epochs: int | None, patiences: li
 # ---------------------------------------------------------------------------- checkpoint
 def checkpoint(data: str, laws: list[str], seeds: int, epochs: int | None, patience: int, quick: bool = False) -> list[dict]:
     """Each law's mean test MSE and log score: best validation epoch with early stopping, against the last epoch of the cap."""
-    ds, model, epochs = _setup(data, epochs, quick)
+    ds, model, epochs = load_as_grid(data, epochs, quick)
     warm_up(ds, laws[0], model)
     rows = []
     for law in laws:
@@ -104,7 +97,7 @@ def checkpoint(data: str, laws: list[str], seeds: int, epochs: int | None, patie
 # ---------------------------------------------------------------------------- cb-clamp
 def cb_clamp(data: str, seeds: int, epochs: int | None, quick: bool = False) -> dict:
     """Mean test MSE of the naive loop's continuous Bernoulli with torch's loss, losslab's, and losslab's on clamped logits."""
-    ds, model, epochs = _setup(data, epochs, quick)
+    ds, model, epochs = load_as_grid(data, epochs, quick)
     law = ll.get_law("continuous-bernoulli")
     torch_law = naive.NAIVE_LAWS["continuous-bernoulli"]
     # torch clamps probs to [eps, 1 - eps] of the dtype: in logits, +-15.94 in float32
@@ -190,11 +183,10 @@ def _allocator_child(tuned: bool, data: str, quick: bool) -> None:
     if tuned and not _timing.tune_malloc():
         raise SystemExit("glibc's mallopt is not available here")
     torch.set_num_threads(1)
-    ds = ll.data.load(data)
-    model, epochs = defaults_for(data, ds)
+    ds, model, epochs = load_as_grid(data, quick=quick)
     kw = dict(laws=["bernoulli", "binned"], seeds=5, model=model, epochs=epochs)
     if quick:
-        ds, kw = quick_rows(ds), dict(kw, seeds=2, epochs=2)
+        kw = dict(kw, seeds=2, epochs=2)
     warm_up(ds, "bernoulli", model)
     t0 = time.perf_counter()
     res = ll.compare(ds, **kw)

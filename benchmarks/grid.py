@@ -55,6 +55,13 @@ def quick_rows(ds, n: int = 160):
     return ds.subset(np.sort(np.random.default_rng(0).permutation(len(ds))[:n]))
 
 
+def load_as_grid(name: str, epochs: int | None = None, quick: bool = False):
+    """``(data set, model, epoch cap)`` as the grid runs ``name`` (``epochs=None``: its default cap); :func:`quick_rows` when ``quick``."""
+    ds = ll.data.load(name)
+    model, default_epochs = defaults_for(name, ds)
+    return (quick_rows(ds) if quick else ds), model, epochs or default_epochs
+
+
 def warm_up(ds, law: str, model: str, device: str = "cpu") -> None:
     """One tiny untimed ``ll.compare`` (imports, first calls), so that timings leave one-time set-up out."""
     ll.compare(ds.subset(np.arange(min(len(ds), 64))), laws=[law], seeds=1, model=model, epochs=1, device=device)

@@ -29,7 +29,7 @@ import torch
 import losslab as ll
 
 from . import _timing
-from .grid import DEFAULT_LAWS, defaults_for, quick_rows, warm_up
+from .grid import DEFAULT_LAWS, load_as_grid, warm_up
 
 MODES = {"false": False, "true": True, "laws": "laws"}
 
@@ -102,11 +102,9 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         parser.error(f"--modes: unknown {unknown}; choose from {list(MODES)}")
-    ds = ll.data.load(args.data)
-    model, epochs = defaults_for(args.data, ds)
+    ds, model, epochs = load_as_grid(args.data, quick=args.quick)
     laws, seeds, reps = DEFAULT_LAWS, 5, args.reps
     if args.quick:
-        ds = quick_rows(ds)
         laws, seeds, epochs, reps = DEFAULT_LAWS[:2], 2, 2, 1
     dev = torch.device(args.device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{torch.get_num_threads()} threads"

@@ -163,14 +163,14 @@ def main(argv: list[str] | None = None) -> dict:
 def time_grid(reps: int, quick: bool = False) -> dict:
     """``ll.compare`` on digits-inpaint with ``replicas="laws"`` against ``replicas=True``, alternating
     (:func:`benchmarks.modes.compare_modes` with those two modes); ``a`` is ``"laws"``, ``b`` is ``True``."""
-    from .grid import DEFAULT_LAWS, quick_rows
+    from .grid import DEFAULT_LAWS, load_as_grid
     from .modes import compare_modes
 
-    ds = ll.data.load("digits-inpaint")
-    laws, seeds, epochs = DEFAULT_LAWS, 5, 100
+    ds, model, epochs = load_as_grid("digits-inpaint", quick=quick)  # the MLP, cap 100 epochs
+    laws, seeds = DEFAULT_LAWS, 5
     if quick:
-        ds, laws, seeds, epochs = quick_rows(ds), ONE_OUTPUT[:2], 2, 2
-    out = compare_modes(ds, model="mlp", epochs=epochs, device="cpu", reps=reps, laws=laws, seeds=seeds, modes=("true", "laws"))
+        laws, seeds, epochs = ONE_OUTPUT[:2], 2, 2
+    out = compare_modes(ds, model=model, epochs=epochs, device="cpu", reps=reps, laws=laws, seeds=seeds, modes=("true", "laws"))
     a, b = out["modes"]["laws"], out["modes"]["true"]
     lo, hi = a["speedup_range"]  # True / "laws" per repetition
     return {
