@@ -26,11 +26,17 @@ Run ``python -m benchmarks.ablations WHAT`` (``--quick`` for a smoke run):
   fresh one-thread processes, alternating glibc's default allocator with ``_timing.tune_malloc``
   (the allocator is process-wide state, so each run gets its own process). Prints seconds and checks
   that the results are equal.
+* ``floor``: the smallest time the grid's ``ll.compare`` could take on the CPU with cnn-small if only its
+  convolution and max-pool kernels (forward and backward, NHWC, as losslab runs them) took any time:
+  each kernel timed alone per image, times the images the comparison trained and evaluated. Runs
+  the comparison and the naive loop once each in the same process and prints the largest speed-up
+  over the naive loop that such a floor leaves, next to the speed-up measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import statistics
 import subprocess
@@ -178,6 +184,76 @@ def flatten(reps: int, batch: int = 128, steps: int = 5) -> dict:
             "b_range": tuple(v / steps for v in t["b_range"]), "output_gap": gap}  # fmt: skip
 
 
+# ---------------------------------------------------------------------------- floor
+def image_kernels(shape=(3, 28, 28), channels: int = 16, batch: int = 128) -> dict:
+    """cnn-small's four image kernels as a training step calls them, each a callable on fixed inputs.
+
+    ``conv forward`` (``conv2d``), ``conv backward`` (weight and bias gradients only: the input needs
+    none), ``pool forward`` (``max_pool2d_with_indices``, as autograd calls it for a tensor that needs
+    a gradient) and ``pool backward``, all on channels-last tensors of ``batch`` images. Each returns
+    what the kernel returns; ``inputs`` holds the tensors they read.
+    """
+    aten = torch.ops.aten
+    gen = torch.Generator().manual_seed(0)
+    x = channels_last(torch.rand(batch, *shape, generator=gen))
+    conv = torch.nn.Conv2d(shape[0], channels, 3, padding=1)
+    w, b = conv.weight.detach(), conv.bias.detach()
+    h = torch.nn.functional.conv2d(x, w, b, padding=1)
+    grad_h = torch.randn(h.shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    k, s, p, d = [2, 2], [2, 2], [0, 0], [1, 1]
+    pooled, idx = aten.max_pool2d_with_indices(h, k, s, p, d, False)
+    grad_p = torch.randn(pooled.shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    return {
+        "conv forward": lambda: torch.nn.functional.conv2d(x, w, b, padding=1),
+        "conv backward": lambda: aten.convolution_backward(grad_h, x, w, [channels], [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [False, True, True]),
+        "pool forward": lambda: aten.max_pool2d_with_indices(h, k, s, p, d, False),
+        "pool backward": lambda: aten.max_pool2d_with_indices_backward(grad_p, h, k, s, p, d, False, idx),
+        "inputs": {"x": x, "weight": w, "bias": b, "h": h, "grad_h": grad_h, "grad_pooled": grad_p},
+    }  # fmt: skip
+
+
+def conv_pool_kernels(shape=(3, 28, 28), channels: int = 16, batch: int = 128, reps: int = 21) -> dict:
+    """Median seconds per image of each of :func:`image_kernels`, each timed alone."""
+    kernels = image_kernels(shape, channels, batch)
+    kernels.pop("inputs")
+    return {name: _timing.time_one(fn, reps=reps, warmup=3) / batch for name, fn in kernels.items()}
+
+
+def floor(data: str, laws: list[str], seeds: int, epochs: int | None, quick: bool = False, reps: int = 21) -> dict:
+    """The grid's ``ll.compare`` and naive loop, timed once each, and the time the four image kernels alone would take.
+
+    The floor counts each training epoch's full minibatches (forward and backward kernels) and one
+    forward pass over the validation rows per epoch run, plus one over the test rows per run. It
+    leaves out everything else (the head, the loss, relu, Adam, Python), so the speed-up it allows is
+    an upper bound: no change outside these kernels can take losslab's comparison beyond it.
+    """
+    ds, model, epochs = load_as_grid(data, epochs, quick)
+    if model != "cnn-small":
+        raise SystemExit(f"floor times cnn-small's kernels; the grid runs {data} with {model}")
+    warm_up(ds, laws[0], model)
+    t0 = time.perf_counter()
+    res = ll.compare(ds, laws=laws, seeds=seeds, model=model, epochs=epochs)
+    res.recommend()
+    ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    naive.naive_compare(ds, laws, seeds, model=model, epochs=epochs)
+    theirs = time.perf_counter() - t0
+    kernels = conv_pool_kernels(shape=tuple(ds.X.shape[1:]), reps=reps)
+    defaults = inspect.signature(ll.compare).parameters  # the split compare made with its defaults
+    idx = ds.split(defaults["split_seed"].default, val=defaults["val"].default, test=defaults["test"].default)
+    n_train, n_val, n_test = (len(idx[k]) for k in ("train", "val", "test"))
+    bs = min(int(defaults["batch_size"].default), n_train)
+    epochs_run = res.frame()["epochs"].astype(float)
+    trained = float(epochs_run.sum()) * (n_train // bs) * bs
+    evaluated = float(epochs_run.sum()) * n_val + len(epochs_run) * n_test
+    seconds = trained * sum(kernels.values()) + evaluated * (kernels["conv forward"] + kernels["pool forward"])
+    return {
+        "kernels": kernels, "images_trained": trained, "images_evaluated": evaluated, "floor": seconds,
+        "losslab": ours, "naive": theirs, "ratio": theirs / ours, "max_ratio": theirs / seconds,
+        "epochs_mean": float(epochs_run.mean()), "cap": epochs, "runs": len(epochs_run),
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- allocator
 def _allocator_child(tuned: bool, data: str, quick: bool) -> None:
     if tuned and not _timing.tune_malloc():
@@ -217,14 +293,14 @@ def allocator(data: str, reps: int, quick: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator"])
-    parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, cb-clamp, allocator)")
-    parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint: comma-separated laws (default the grid's)")
-    parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint, cb-clamp: seeds")
+    parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator", "floor"])
+    parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, cb-clamp, allocator, floor)")
+    parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint, floor: comma-separated laws (default the grid's)")
+    parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint, cb-clamp, floor: seeds")
     parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint, cb-clamp: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
     parser.add_argument("--patience", default=None, help="init-bias: comma-separated patiences (default 20,50); checkpoint: one (default 20)")
-    parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2)")
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint, cb-clamp)")
+    parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2); floor: timings of each kernel (21)")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint, cb-clamp, floor)")
     parser.add_argument("--child", choices=["plain", "tuned"], help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smoke mode: a few rows, seeds, epochs and repetitions")
     args = parser.parse_args(argv)
@@ -272,6 +348,17 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  flatten (H, W, C) {1e3 * t['b']:.2f} ms [{1e3 * t['b_range'][0]:.2f}-{1e3 * t['b_range'][1]:.2f}]")
         print(f"  ratio {t['ratio']:.2f} (paired {t['ratio_range'][0]:.2f}-{t['ratio_range'][1]:.2f})")
         return t
+    if args.what == "floor":
+        laws = [x.strip() for x in (args.law or ",".join(DEFAULT_LAWS[:2] if args.quick else DEFAULT_LAWS)).split(",") if x.strip()]
+        out = floor(args.data, laws, seeds, epochs, quick=args.quick, reps=3 if args.quick else (args.reps or 21))
+        print(f"{args.data}, cnn-small, {len(laws)} laws x {seeds} seeds, cap {out['cap']} epochs ({out['epochs_mean']:.1f} run on average)")
+        print("  kernel time per image, each kernel alone (channels-last, batch 128):")
+        for name, sec in out["kernels"].items():
+            print(f"    {name:14s} {1e6 * sec:7.2f} us")
+        print(f"  images trained {out['images_trained']:.0f}, evaluated {out['images_evaluated']:.0f}")
+        print(f"  these kernels alone: {out['floor']:.1f} s; losslab {out['losslab']:.1f} s; naive {out['naive']:.1f} s")
+        print(f"  speed-up now {out['ratio']:.2f}x; at most {out['max_ratio']:.2f}x if nothing but these kernels took time")
+        return out
     reps = 1 if args.quick else (args.reps or 2)
     out = allocator(args.data, reps, quick=args.quick)
     print(f"ll.compare({args.data!r}, bernoulli and binned, fresh one-thread processes, alternating):")

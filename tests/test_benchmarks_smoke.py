@@ -171,3 +171,27 @@ def test_cb_clamp_ablation_quick():
     # Two epochs keep the logits far inside the bound: the three losses differ by a constant there and train alike.
     values = [out[k] for k in ("torch", "losslab", "losslab, clamped logits")]
     assert all(math.isfinite(v) for v in values) and max(values) - min(values) < 1e-4
+
+
+@pytest.mark.skipif(not os.environ.get("LOSSLAB_DATA"), reason="the floor ablation times cnn-small on retinamnist (LOSSLAB_DATA)")
+def test_floor_ablation_quick():
+    import inspect
+
+    import losslab as ll
+    from benchmarks import ablations, grid
+
+    out = ablations.main(["floor", "--quick"])
+    assert set(out["kernels"]) == {"conv forward", "conv backward", "pool forward", "pool backward"}
+    assert all(math.isfinite(v) and v > 0 for v in out["kernels"].values())
+    # The image counts, from the split compare made: 2 laws x 2 seeds, each run to the quick cap of 2 epochs
+    # (patience 20 cannot stop it), full minibatches only.
+    ds = grid.quick_rows(ll.data.load("retinamnist"))
+    defaults = inspect.signature(ll.compare).parameters
+    idx = ds.split(defaults["split_seed"].default, val=defaults["val"].default, test=defaults["test"].default)
+    bs = min(defaults["batch_size"].default, len(idx["train"]))
+    assert out["runs"] == 4 and out["epochs_mean"] == 2
+    assert out["images_trained"] == 4 * 2 * (len(idx["train"]) // bs) * bs
+    assert out["images_evaluated"] == 4 * 2 * len(idx["val"]) + 4 * len(idx["test"])
+    k = out["kernels"]
+    floor = out["images_trained"] * sum(k.values()) + out["images_evaluated"] * (k["conv forward"] + k["pool forward"])
+    assert math.isclose(out["floor"], floor, rel_tol=1e-12) and math.isclose(out["max_ratio"], out["naive"] / floor, rel_tol=1e-12)
