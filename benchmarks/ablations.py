@@ -53,7 +53,7 @@ import losslab as ll
 from losslab.experiment import trainer
 from losslab.heads import LawHead
 from losslab.laws import validation
-from losslab.models import build_model, channels_last, relu_max_pool2d
+from losslab.models import build_model, build_trunk, channels_last, relu_max_pool2d
 
 from . import _timing, naive
 from .grid import DEFAULT_LAWS, load_as_grid, warm_up
@@ -238,7 +238,8 @@ def floor(data: str, laws: list[str], seeds: int, epochs: int | None, quick: boo
     t0 = time.perf_counter()
     naive.naive_compare(ds, laws, seeds, model=model, epochs=epochs)
     theirs = time.perf_counter() - t0
-    kernels = conv_pool_kernels(shape=tuple(ds.X.shape[1:]), reps=reps)
+    shape = tuple(ds.X.shape[1:])
+    kernels = conv_pool_kernels(shape, channels=build_trunk("cnn-small", shape, seed=0).conv.out_channels, reps=reps)
     defaults = inspect.signature(ll.compare).parameters  # the split compare made with its defaults
     idx = ds.split(defaults["split_seed"].default, val=defaults["val"].default, test=defaults["test"].default)
     n_train, n_val, n_test = (len(idx[k]) for k in ("train", "val", "test"))
@@ -291,13 +292,18 @@ def allocator(data: str, reps: int, quick: bool = False) -> dict:
     }
 
 
+def _laws(arg: str | None, quick: bool) -> list[str]:
+    """``--law`` as a list (comma-separated), else the grid's laws (its first two in quick mode)."""
+    return [x.strip() for x in (arg or ",".join(DEFAULT_LAWS[:2] if quick else DEFAULT_LAWS)).split(",") if x.strip()]
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator", "floor"])
     parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, cb-clamp, allocator, floor)")
     parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint, floor: comma-separated laws (default the grid's)")
     parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint, cb-clamp, floor: seeds")
-    parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint, cb-clamp: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
+    parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint, cb-clamp, floor: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
     parser.add_argument("--patience", default=None, help="init-bias: comma-separated patiences (default 20,50); checkpoint: one (default 20)")
     parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2); floor: timings of each kernel (21)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint, cb-clamp, floor)")
@@ -320,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {r['bias']:22s} {r['patience']:8d} {r['mse']:9.5f} {r['log_score']:10.4f} {r['epochs']:7.1f}")
         return {"rows": rows}
     if args.what == "checkpoint":
-        laws = [x.strip() for x in (args.law or ",".join(DEFAULT_LAWS[:2] if args.quick else DEFAULT_LAWS)).split(",") if x.strip()]
+        laws = _laws(args.law, args.quick)
         patience = int(args.patience or 20)
         rows = checkpoint(args.data, laws, seeds, epochs, patience, quick=args.quick)
         print(f"{args.data}, {seeds} seeds, cap {rows[0]['cap']} epochs; best: patience {patience}, the best validation epoch kept; last: no early stop")
@@ -349,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  ratio {t['ratio']:.2f} (paired {t['ratio_range'][0]:.2f}-{t['ratio_range'][1]:.2f})")
         return t
     if args.what == "floor":
-        laws = [x.strip() for x in (args.law or ",".join(DEFAULT_LAWS[:2] if args.quick else DEFAULT_LAWS)).split(",") if x.strip()]
+        laws = _laws(args.law, args.quick)
         out = floor(args.data, laws, seeds, epochs, quick=args.quick, reps=3 if args.quick else (args.reps or 21))
         print(f"{args.data}, cnn-small, {len(laws)} laws x {seeds} seeds, cap {out['cap']} epochs ({out['epochs_mean']:.1f} run on average)")
         print("  kernel time per image, each kernel alone (channels-last, batch 128):")
