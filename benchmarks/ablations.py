@@ -238,12 +238,13 @@ def floor(data: str, laws: list[str], seeds: int, epochs: int | None, quick: boo
     t0 = time.perf_counter()
     naive.naive_compare(ds, laws, seeds, model=model, epochs=epochs)
     theirs = time.perf_counter() - t0
-    shape = tuple(ds.X.shape[1:])
-    kernels = conv_pool_kernels(shape, channels=build_trunk("cnn-small", shape, seed=0).conv.out_channels, reps=reps)
-    defaults = inspect.signature(ll.compare).parameters  # the split compare made with its defaults
+    defaults = inspect.signature(ll.compare).parameters  # the split and minibatch compare used, with its defaults
     idx = ds.split(defaults["split_seed"].default, val=defaults["val"].default, test=defaults["test"].default)
     n_train, n_val, n_test = (len(idx[k]) for k in ("train", "val", "test"))
     bs = min(int(defaults["batch_size"].default), n_train)
+    shape = tuple(ds.X.shape[1:])
+    channels = build_trunk("cnn-small", shape, seed=0).conv.out_channels
+    kernels = conv_pool_kernels(shape, channels=channels, batch=bs, reps=reps)
     epochs_run = res.frame()["epochs"].astype(float)
     trained = float(epochs_run.sum()) * (n_train // bs) * bs
     evaluated = float(epochs_run.sum()) * n_val + len(epochs_run) * n_test
@@ -251,7 +252,7 @@ def floor(data: str, laws: list[str], seeds: int, epochs: int | None, quick: boo
     return {
         "kernels": kernels, "images_trained": trained, "images_evaluated": evaluated, "floor": seconds,
         "losslab": ours, "naive": theirs, "ratio": theirs / ours, "max_ratio": theirs / seconds,
-        "epochs_mean": float(epochs_run.mean()), "cap": epochs, "runs": len(epochs_run),
+        "epochs_mean": float(epochs_run.mean()), "cap": epochs, "runs": len(epochs_run), "batch": bs,
     }  # fmt: skip
 
 
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
         laws = _laws(args.law, args.quick)
         out = floor(args.data, laws, seeds, epochs, quick=args.quick, reps=3 if args.quick else (args.reps or 21))
         print(f"{args.data}, cnn-small, {len(laws)} laws x {seeds} seeds, cap {out['cap']} epochs ({out['epochs_mean']:.1f} run on average)")
-        print("  kernel time per image, each kernel alone (channels-last, batch 128):")
+        print(f"  kernel time per image, each kernel alone (channels-last, batch {out['batch']}, as compare trains):")
         for name, sec in out["kernels"].items():
             print(f"    {name:14s} {1e6 * sec:7.2f} us")
         print(f"  images trained {out['images_trained']:.0f}, evaluated {out['images_evaluated']:.0f}")

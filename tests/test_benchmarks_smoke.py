@@ -189,7 +189,7 @@ def test_floor_ablation_quick():
     defaults = inspect.signature(ll.compare).parameters
     idx = ds.split(defaults["split_seed"].default, val=defaults["val"].default, test=defaults["test"].default)
     bs = min(defaults["batch_size"].default, len(idx["train"]))
-    assert out["runs"] == 4 and out["epochs_mean"] == 2
+    assert out["runs"] == 4 and out["epochs_mean"] == 2 and out["batch"] == bs  # kernels timed at compare's minibatch
     assert out["images_trained"] == 4 * 2 * (len(idx["train"]) // bs) * bs
     assert out["images_evaluated"] == 4 * 2 * len(idx["val"]) + 4 * len(idx["test"])
     k = out["kernels"]
