@@ -31,6 +31,10 @@ Run ``python -m benchmarks.ablations WHAT`` (``--quick`` for a smoke run):
   each kernel timed alone per image, times the images the comparison trained and evaluated. Runs
   the comparison and the naive loop once each in the same process and prints the largest speed-up
   over the naive loop that such a floor leaves, next to the speed-up measured.
+* ``workers``: the grid's ``ll.compare`` in one process with a torch thread per CPU, alternating with
+  the same call in worker processes (``--workers``, default what ``workers="auto"`` picks, at least 2),
+  each with its share of the CPUs. Prints seconds, the ratio, and the largest difference between the
+  two ways' test MSEs, run by run. It is the measurement behind ``workers="auto"``'s choice.
 """
 
 from __future__ import annotations
@@ -256,6 +260,46 @@ def floor(data: str, laws: list[str], seeds: int, epochs: int | None, quick: boo
     }  # fmt: skip
 
 
+# ---------------------------------------------------------------------------- workers
+def workers(data: str, laws: list[str], seeds: int, epochs: int | None, n_workers: int | None, reps: int, quick: bool = False) -> dict:
+    """``ll.compare`` in one process (a thread per CPU) against ``n_workers`` processes, alternating ``reps`` times.
+
+    ``n_workers=None``: what ``workers="auto"`` resolves to for this grid, but at least 2. The
+    runs of both ways must agree (the largest difference of a run's test MSE is returned).
+    """
+    from losslab.experiment import _pool
+
+    ds, model, epochs = load_as_grid(data, epochs, quick)
+    if n_workers is None:
+        one_at_a_time = model not in ("mlp", "linear")  # compare's replicas="auto" batches MLP seeds on the CPU only
+        n_workers = max(2, _pool.resolve_workers("auto", n_jobs=len(laws) * seeds, device=torch.device("cpu"), model=model, one_at_a_time=one_at_a_time))
+    threads = _pool.cpu_count()
+    warm_up(ds, laws[0], model)
+    kw = dict(laws=laws, seeds=seeds, model=model, epochs=epochs)
+    times: dict[str, list[float]] = {"one": [], "many": []}
+    last: dict = {}
+    for rep in range(reps):
+        for way in (("one", "many") if rep % 2 == 0 else ("many", "one")):
+            torch.set_num_threads(threads)
+            t0 = time.perf_counter()
+            res = ll.compare(ds, workers=1 if way == "one" else n_workers, **kw)
+            res.recommend()
+            times[way].append(time.perf_counter() - t0)
+            last[way] = res
+    mse = {way: {(r["law"], r["seed"]): r["metrics"]["mean_squared_error"] for r in res.runs} for way, res in last.items()}
+    if mse["one"].keys() != mse["many"].keys():
+        raise RuntimeError("the two ways trained different runs")
+    ratios = [a / b for a, b in zip(times["one"], times["many"])]
+    return {
+        "one": statistics.median(times["one"]), "one_range": (min(times["one"]), max(times["one"])),
+        "many": statistics.median(times["many"]), "many_range": (min(times["many"]), max(times["many"])),
+        "ratio": statistics.median(times["one"]) / statistics.median(times["many"]), "ratio_range": (min(ratios), max(ratios)),
+        "workers": n_workers, "threads": threads, "model": model, "cap": epochs, "runs": len(mse["one"]),
+        "max_mse_gap": max(abs(mse["one"][k] - mse["many"][k]) for k in mse["one"]),
+        "winners": (last["one"].recommend().law, last["many"].recommend().law),
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- allocator
 def _allocator_child(tuned: bool, data: str, quick: bool) -> None:
     if tuned and not _timing.tune_malloc():
@@ -300,14 +344,15 @@ def _laws(arg: str | None, quick: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator", "floor"])
-    parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, cb-clamp, allocator, floor)")
-    parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint, floor: comma-separated laws (default the grid's)")
-    parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint, cb-clamp, floor: seeds")
-    parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint, cb-clamp, floor: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
+    parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator", "floor", "workers"])
+    parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, cb-clamp, allocator, floor, workers)")
+    parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint, floor, workers: comma-separated laws (default the grid's)")
+    parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint, cb-clamp, floor, workers: seeds")
+    parser.add_argument("--epochs", type=int, default=None, help="init-bias, checkpoint, cb-clamp, floor, workers: epoch cap (default: the grid's, 50 for retinamnist, 100 for digits-inpaint)")
     parser.add_argument("--patience", default=None, help="init-bias: comma-separated patiences (default 20,50); checkpoint: one (default 20)")
-    parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator: 2); floor: timings of each kernel (21)")
+    parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator, workers: 2); floor: timings of each kernel (21)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint, cb-clamp, floor)")
+    parser.add_argument("--workers", type=int, default=None, help="workers: the worker processes (default what workers='auto' picks, at least 2)")
     parser.add_argument("--child", choices=["plain", "tuned"], help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smoke mode: a few rows, seeds, epochs and repetitions")
     args = parser.parse_args(argv)
@@ -365,6 +410,15 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  images trained {out['images_trained']:.0f}, evaluated {out['images_evaluated']:.0f}")
         print(f"  these kernels alone: {out['floor']:.1f} s; losslab {out['losslab']:.1f} s; naive {out['naive']:.1f} s")
         print(f"  speed-up now {out['ratio']:.2f}x; at most {out['max_ratio']:.2f}x if nothing but these kernels took time")
+        return out
+    if args.what == "workers":
+        laws = _laws(args.law, args.quick)
+        out = workers(args.data, laws, seeds, epochs, args.workers, 1 if args.quick else (args.reps or 2), quick=args.quick)
+        print(f"{args.data}, {out['model']}, {len(laws)} laws x {seeds} seeds, cap {out['cap']} epochs; alternating:")
+        print(f"  one process, {out['threads']} threads   {out['one']:7.1f} s [{out['one_range'][0]:.1f}-{out['one_range'][1]:.1f}]")
+        print(f"  {out['workers']} worker processes    {out['many']:7.1f} s [{out['many_range'][0]:.1f}-{out['many_range'][1]:.1f}]")
+        print(f"  ratio one / workers {out['ratio']:.2f} (paired {out['ratio_range'][0]:.2f}-{out['ratio_range'][1]:.2f})")
+        print(f"  runs' test MSE differ by at most {out['max_mse_gap']:.1e}; winners {out['winners'][0]} / {out['winners'][1]}")
         return out
     reps = 1 if args.quick else (args.reps or 2)
     out = allocator(args.data, reps, quick=args.quick)

@@ -161,6 +161,16 @@ def test_checkpoint_ablation_quick():
     assert all(r["epochs"] == r["cap"] for r in rows if r["keep"] == "last")
 
 
+def test_workers_ablation_quick():
+    from benchmarks import ablations
+
+    out = ablations.main(["workers", "--quick", "--data", "digits-inpaint", "--law", "bernoulli,sigmoid-mse"])
+    assert out["workers"] >= 2 and out["runs"] == 4 and out["model"] == "mlp"
+    assert out["one"] > 0 and out["many"] > 0 and math.isclose(out["ratio"], out["one"] / out["many"], rel_tol=1e-12)
+    # worker processes train the runs of one process (up to the order of floating-point sums)
+    assert out["max_mse_gap"] < 1e-5 and out["winners"][0] == out["winners"][1]
+
+
 def test_cb_clamp_ablation_quick():
     from benchmarks import ablations, naive
 

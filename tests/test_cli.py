@@ -234,3 +234,28 @@ def test_subprocess_demo_with_defaults(tmp_path):
     payload = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert f"Recommended law: {payload['recommendation']['law']}" in (tmp_path / "demo" / "report.html").read_text()
     assert len(payload["config"]["seeds"]) == 3
+
+
+def test_progress_keeps_a_bar_per_run_when_two_seeds_of_a_law_train_at_once():
+    # In worker processes two seeds of one law can train side by side; their epoch events name the seed.
+    from losslab.cli import _GridProgress
+
+    prog = _GridProgress(enabled=False)
+    prog({"event": "grid", "total": 5, "laws": ["bernoulli", "zoib"], "seeds": [0, 1, 2]})
+    for seed in (0, 1):
+        prog({"event": "run_start", "law": "bernoulli", "seed": seed, "replicas": 1})
+    assert set(prog.bars) == {("bernoulli", 0), ("bernoulli", 1)}
+    prog({"event": "epoch", "law": "bernoulli", "seed": 1, "epoch": 3, "epochs": 10, "train": 0.7, "val": 0.6})
+    tasks = {t.id: t for t in prog.progress.tasks}
+    assert tasks[prog.bars[("bernoulli", 1)][0]].completed == 3 and tasks[prog.bars[("bernoulli", 0)][0]].completed == 0
+    prog({"event": "run_end", "law": "bernoulli", "seed": 0, "status": "ok", "cached": False, "done": 1, "total": 5})
+    assert set(prog.bars) == {("bernoulli", 1)}  # the other seed's bar stays
+    # Seeds batched together share one bar, which goes when the last of them ends.
+    for seed in (0, 1, 2):
+        prog({"event": "run_start", "law": "zoib", "seed": seed, "replicas": 3})
+    assert set(prog.bars) == {("bernoulli", 1), "zoib"}
+    prog({"event": "epoch", "law": "zoib", "seed": 2, "epoch": 4, "epochs": 10, "train": 0.7, "val": 0.6})
+    assert {t.id: t for t in prog.progress.tasks}[prog.bars["zoib"][0]].completed == 4
+    for done, seed in enumerate((0, 1, 2), start=2):
+        prog({"event": "run_end", "law": "zoib", "seed": seed, "status": "ok", "cached": False, "done": done, "total": 5})
+    assert set(prog.bars) == {("bernoulli", 1)}

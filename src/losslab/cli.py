@@ -72,8 +72,9 @@ class _GridProgress:
             transient=False,
         )
         self.grid = None
-        #: the epoch bar of each law in training (several when laws train side by side in workers), with its seeds to go
-        self.bars: dict[str, list] = {}
+        #: the epoch bar of each run in training, with its seeds to go: keyed by law for seeds batched together, else by
+        #: (law, seed) (several at once when runs train side by side in workers, two seeds of one law among them)
+        self.bars: dict[Any, list] = {}
         #: runs of this grid that are in the store (finished now or earlier), for the Ctrl-C message
         self.saved = 0
         #: the grid's (law, seed) cells
@@ -93,25 +94,36 @@ class _GridProgress:
             self.grid = self.progress.add_task("runs (laws x seeds)", total=ev["total"])
         elif kind == "run_start":
             law, batch = ev["law"], int(ev.get("replicas", 1))
-            if law in self.bars:
+            key = law if batch > 1 else (law, ev.get("seed"))
+            if key in self.bars:
                 if batch > 1:
                     return  # the seeds of one law train together as replicas: one bar for all of them
-                self.progress.remove_task(self.bars.pop(law)[0])
+                self.progress.remove_task(self.bars.pop(key)[0])
             what = f"{batch} seeds together" if batch > 1 else f"seed {ev['seed']}"
-            self.bars[law] = [self.progress.add_task(f"  {law} {what}: epochs", total=None), batch, f"  {law} {what}"]
+            self.bars[key] = [self.progress.add_task(f"  {law} {what}: epochs", total=None), batch, f"  {law} {what}"]
         elif kind == "epoch":
-            bar = self.bars.get(ev.get("law", "")) or (next(reversed(self.bars.values())) if self.bars else None)
+            key = self._key(ev)
+            bar = self.bars[key] if key is not None else (next(reversed(self.bars.values())) if self.bars else None)
             if bar is not None:
                 self.progress.update(bar[0], total=ev["epochs"], completed=ev["epoch"], description=f"{bar[2]}: epochs (val NLL {ev['val']:.4g})")
         elif kind == "run_end":
             self.saved = max(self.saved, int(ev.get("done", self.saved + 1)))
             if self.grid is not None:
                 self.progress.update(self.grid, completed=ev["done"])
-            bar = self.bars.get(ev.get("law", ""))
-            if bar is not None and not ev.get("cached"):
+            key = self._key(ev)
+            if key is not None and not ev.get("cached"):
+                bar = self.bars[key]
                 bar[1] -= 1
                 if bar[1] <= 0:
-                    self.progress.remove_task(self.bars.pop(ev["law"])[0])
+                    self.progress.remove_task(self.bars.pop(key)[0])
+
+    def _key(self, ev: dict[str, Any]) -> Any:
+        """The bar an event of a run belongs to: its own (law, seed), else its law's batched bar, else None."""
+        law = ev.get("law", "")
+        for key in ((law, ev.get("seed")), law):
+            if key in self.bars:
+                return key
+        return None
 
 
 def _split_list(s: Optional[str]) -> Optional[list[str]]:
@@ -200,7 +212,7 @@ def _parse_workers(workers: str) -> int | str:
     return n
 
 
-WORKERS_HELP = "Processes training laws side by side on the CPU: a number, or auto (one per two logical CPUs, 1 on a 2-CPU machine)."
+WORKERS_HELP = "Processes training runs side by side on the CPU: a number, or auto (one per physical core for CNNs, whose seeds train one at a time; one per two logical CPUs for batched MLPs)."
 
 
 def _command_line() -> str:

@@ -96,13 +96,105 @@ def test_auto_uses_one_process_where_workers_cannot_help():
     assert resolve_workers(8, n_jobs=3, device=cpu, model="mlp") == 3  # never more processes than jobs
 
 
-def test_auto_takes_one_worker_per_two_logical_cpus(monkeypatch):
+def test_auto_takes_one_worker_per_two_logical_cpus_for_batched_seeds(monkeypatch):
     from losslab.experiment import _pool
 
     cpu = torch.device("cpu")
+    monkeypatch.setattr(_pool, "physical_cores", lambda: 99)  # not consulted for batched seeds
     for cpus, jobs, want in ((2, 6, 1), (3, 6, 1), (8, 6, 4), (16, 6, 6)):
         monkeypatch.setattr(_pool, "cpu_count", lambda: cpus)
         assert resolve_workers("auto", n_jobs=jobs, device=cpu, model="mlp") == want, (cpus, jobs)
+
+
+def test_auto_takes_one_worker_per_physical_core_for_seeds_trained_one_at_a_time(monkeypatch):
+    from losslab.experiment import _pool
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(_pool, "cpu_count", lambda: 99)  # not consulted for seeds one at a time
+    for cores, jobs, want in ((1, 30, 1), (2, 30, 2), (4, 30, 4), (8, 3, 3)):
+        monkeypatch.setattr(_pool, "physical_cores", lambda: cores)
+        assert resolve_workers("auto", n_jobs=jobs, device=cpu, model="cnn-small", one_at_a_time=True) == want, (cores, jobs)
+    assert resolve_workers("auto", n_jobs=30, device=torch.device("meta"), model="cnn-small", one_at_a_time=True) == 1
+
+
+def _fake_topology(root, cores_of_cpus):
+    for n, (pkg, core) in enumerate(cores_of_cpus):
+        d = root / f"cpu{n}" / "topology"
+        d.mkdir(parents=True)
+        (d / "physical_package_id").write_text(f"{pkg}\n")
+        (d / "core_id").write_text(f"{core}\n")
+
+
+@pytest.mark.parametrize(
+    "cores_of_cpus, allowed, want",
+    [
+        ([(0, 0), (0, 1)], {0, 1}, 2),  # two cores, no hyper-threads (this project's VM)
+        ([(0, 0), (0, 1), (0, 0), (0, 1)], {0, 1, 2, 3}, 2),  # two cores with two hyper-threads each
+        ([(0, 0), (1, 0)], {0, 1}, 2),  # core 0 of two sockets: two cores
+        ([(0, 0), (0, 1), (0, 0), (0, 1)], {0, 2}, 1),  # only one core's two threads are allowed
+    ],
+)
+def test_physical_cores_counts_distinct_cores_of_the_allowed_cpus(monkeypatch, tmp_path, cores_of_cpus, allowed, want):
+    from losslab.experiment import _pool
+
+    if not hasattr(_pool.os, "sched_getaffinity"):
+        pytest.skip("CPU affinity is Linux-only")
+    _fake_topology(tmp_path, cores_of_cpus)
+    monkeypatch.setattr(_pool, "_SYS_CPU", str(tmp_path))
+    monkeypatch.setattr(_pool.os, "sched_getaffinity", lambda pid: allowed)
+    assert _pool.physical_cores() == want
+
+
+def test_physical_cores_falls_back_to_half_the_cpus_without_a_topology(monkeypatch, tmp_path):
+    from losslab.experiment import _pool
+
+    if not hasattr(_pool.os, "sched_getaffinity"):
+        pytest.skip("CPU affinity is Linux-only")
+    monkeypatch.setattr(_pool, "_SYS_CPU", str(tmp_path / "missing"))
+    monkeypatch.setattr(_pool.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    assert _pool.physical_cores() == 3
+
+
+def test_cnn_seeds_go_to_the_workers_one_by_one_and_give_the_runs_of_one_process(tmp_path, monkeypatch):
+    from losslab.experiment import _pool
+
+    handed = []
+    real_run_jobs = _pool.run_jobs
+
+    def run_jobs(jobs, *args):
+        handed.extend((j["label"], tuple(j["seeds"])) for j in jobs)
+        return real_run_jobs(jobs, *args)
+
+    monkeypatch.setattr(_pool, "run_jobs", run_jobs)
+
+    # Images: cnn-small's seeds train one at a time on the CPU, so each (law, seed) is a job of its own.
+    rng = np.random.default_rng(11)
+    X = rng.uniform(size=(96, 1, 8, 8)).astype(np.float32)
+    y = np.clip(X[:, 0, 2:6, 2:6].mean(axis=(1, 2)) + rng.normal(0, 0.05, 96), 0, 1).astype(np.float32)
+    ds = ll.data.from_arrays(X, y, name="workers-images")
+    kw = dict(laws=["bernoulli", "sigmoid-mse"], seeds=3, epochs=3, batch_size=16, model="cnn-small")
+    serial = compare(ds, workers=1, **kw)
+    events = []
+    path = str(tmp_path / "runs.sqlite")
+    par = compare(ds, workers="auto" if _pool_cores() >= 2 else 2, store=path, progress=events.append, **kw)
+    grid = next(e for e in events if e["event"] == "grid")
+    assert grid["replicas"] is False and grid["workers"] >= 2
+    assert [(r["law"], r["seed"]) for r in par.runs] == [(r["law"], r["seed"]) for r in serial.runs]
+    for a, b in zip(serial.runs, par.runs):
+        np.testing.assert_allclose(b["arrays"]["y_pred"], a["arrays"]["y_pred"], rtol=1e-5, atol=1e-7, err_msg=f"{a['law']} seed {a['seed']}")
+        assert b["history"]["best_epoch"] == a["history"]["best_epoch"] and b["history"]["val"] == pytest.approx(a["history"]["val"], rel=1e-5)
+    # Each seed was its own job, and the store holds every run, each written as its job returned.
+    assert handed == [(law, (s,)) for law in kw["laws"] for s in range(3)]
+    with Store(path) as st:
+        assert {(r["law"], int(r["seed"])) for r in st.runs()} == {(law, s) for law in kw["laws"] for s in range(3)}
+    ends = [e for e in events if e["event"] == "run_end"]
+    assert [e["done"] for e in ends] == list(range(1, 7))
+
+
+def _pool_cores() -> int:
+    from losslab.experiment._pool import physical_cores
+
+    return physical_cores()
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1"])

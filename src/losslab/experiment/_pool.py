@@ -24,6 +24,9 @@ import torch
 #: what a worker process holds for every job: set once by :func:`_init_worker`
 _CONTEXT: dict[str, Any] = {}
 
+#: where Linux describes each CPU's core (``cpuN/topology/core_id``)
+_SYS_CPU = "/sys/devices/system/cpu"
+
 
 def cpu_count() -> int:
     """The cores this process may run on."""
@@ -33,21 +36,47 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any) -> int:
-    """The number of worker processes: ``"auto"``, one per two logical CPUs when there are several jobs and it can.
+def physical_cores() -> int:
+    """The physical cores under the CPUs this process may run on (hyper-threads of one core count once).
+
+    Read from Linux's ``/sys/devices/system/cpu/cpuN/topology``; where that cannot be read, half
+    the logical CPUs (at least 1), as if every core had two hyper-threads.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return max(1, cpu_count() // 2)
+    cores = set()
+    for n in cpus:
+        base = f"{_SYS_CPU}/cpu{n}/topology/"
+        try:
+            with open(base + "physical_package_id") as f_pkg, open(base + "core_id") as f_core:
+                cores.add((f_pkg.read().strip(), f_core.read().strip()))
+        except OSError:
+            return max(1, len(cpus) // 2)
+    return max(1, len(cores))
+
+
+def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any, one_at_a_time: bool = False) -> int:
+    """The number of worker processes (``"auto"``: see below), never more than ``n_jobs``.
 
     Worker processes train on the CPU only (one GPU is better fed by replica batching in one
     process), and need a model given by name (a factory function may not survive pickling).
+
+    ``"auto"``, when there are several jobs: one worker per physical core when the seeds train
+    ``one_at_a_time`` (CNNs on the CPU, whose small convolutions gain little from a second
+    thread: on this project's 2-core machine the retinamnist grid took 89 s in two one-thread
+    workers against 106 s in one two-thread process, ``docs/performance.md``), else one per two
+    logical CPUs (batched MLP replicas, whose matrix products use the threads well: the
+    digits-inpaint grid took 22-27 s in two workers against 16-17 s in one process), which is 1
+    on a 2-CPU machine.
     """
     from .._errors import LosslabError
 
     if workers == "auto":
         if device.type != "cpu" or callable(model) or n_jobs < 2:
             return 1
-        # Half the logical CPUs (two are often one physical core's hyper-threads): on a 2-CPU machine
-        # two one-thread workers were slower than one two-thread process (digits-inpaint grid,
-        # docs/performance.md: 39.6 s against 35.5 s), so 1 there.
-        return max(1, min(cpu_count() // 2, n_jobs))
+        return max(1, min(physical_cores() if one_at_a_time else cpu_count() // 2, n_jobs))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise LosslabError(f"workers={workers!r}; expected a positive whole number or 'auto'")
     if workers > 1 and device.type != "cpu":
@@ -69,8 +98,11 @@ def _job(job: dict[str, Any]) -> list[dict]:
 
     c = _CONTEXT
     ds, cfg, seeds = c["ds"], c["cfg"], job["seeds"]
-    idx = ds.split(seeds[0] if c["fixed_split"] else cfg.split_seed, val=cfg.val, test=cfg.test)
-    tensors = _split_tensors(ds, idx, torch.device("cpu"), cfg.standardize)
+    split_seed = seeds[0] if c["fixed_split"] else cfg.split_seed
+    if c.get("split_seed") != split_seed:  # a shared split is built once per worker, not once per job
+        idx = ds.split(split_seed, val=cfg.val, test=cfg.test)
+        c["tensors"], c["split_seed"] = _split_tensors(ds, idx, torch.device("cpu"), cfg.standardize), split_seed
+    tensors = c["tensors"]
     return list(
         _train_law(ds, tensors, job["law"], job["label"], seeds, cfg, c["model"], c["comparison"], job["keys"], None, c["events"].put, job["batched"])
     )

@@ -451,10 +451,12 @@ def compare(
             batched products round differently, and a run whose validation loss was nearly tied
             between two epochs may keep the other (``docs/performance.md``, GPU).
         workers: train the laws side by side in this many processes on the CPU, each with its
-            share of the cores as torch threads (``"auto"``: one per two logical CPUs, when
-            there are several laws to train). Each run's numbers equal those of one process up to the
+            share of the cores as torch threads (``"auto"``, when there are several jobs: one per
+            physical core where the seeds train one at a time, as CNNs do on the CPU; else one per two
+            logical CPUs). A worker takes a law's batched seeds together, and seeds that train one at a
+            time one by one. Each run's numbers equal those of one process up to the
             floating-point order of its matrix products; the parent writes every run to the
-            store as its law finishes. Processes are spawned, so a script using ``workers > 1``
+            store as its job finishes. Processes are spawned, so a script using ``workers > 1``
             needs an ``if __name__ == "__main__":`` guard; the ``losslab`` command has one.
         progress: a callable receiving event dicts (``grid``, ``run_start``, ``epoch``, ``run_end``).
     """
@@ -536,7 +538,10 @@ def compare(
     fixed_split = ds.splits is not None and len(ds.splits) > 1
     batched = _use_replicas(replicas, model, ds.X.shape[1:], dev, cfg.train, fixed_split, len(seed_list))
     total = len(seed_list) * len(labels)
-    n_workers = _pool.resolve_workers(workers, n_jobs=len(labels) if not fixed_split else total, device=dev, model=model)
+    # Seeds that train one at a time go to the workers one by one (30 jobs balance two workers better than 6);
+    # batched seeds go together, a law at a time.
+    per_seed = fixed_split or not batched
+    n_workers = _pool.resolve_workers(workers, n_jobs=total if per_seed else len(labels), device=dev, model=model, one_at_a_time=not batched)
     if progress:
         progress({"event": "grid", "total": total, "laws": labels, "seeds": seed_list, "replicas": batched, "workers": n_workers})
     runs: list[dict] = []
@@ -590,7 +595,8 @@ def compare(
         if not todo:
             continue
         if n_workers > 1:
-            jobs.append({"label": label, "law": law, "seeds": todo, "keys": {s: keys[s] for s in todo}, "batched": batched})
+            for part in ([[s] for s in todo] if per_seed else [todo]):
+                jobs.append({"label": label, "law": law, "seeds": part, "keys": {s: keys[s] for s in part}, "batched": batched})
             continue
         if together is not None:  # trained below, with the other laws of its head's shape
             together.append((label, law, todo, keys))
@@ -738,7 +744,9 @@ def _train_law(ds, tensors, law: Law, label: str, seeds: list[int], cfg: Compare
 def _run_one(ds, tensors, law: Law, label: str, seed: int, cfg: CompareConfig, model, comparison: str, key: str, st: Store, progress) -> dict:
     m = _new_model(ds, tensors, law, seed, model)
     t0 = time.perf_counter()
-    res = train(m, tensors["train"], tensors["val"], cfg.train, seed=seed, progress=progress)
+    # Epoch events name their seed: two seeds of one law may train at once, in two workers.
+    seeded = (lambda ev: progress({**ev, "seed": seed})) if progress else None
+    res = train(m, tensors["train"], tensors["val"], cfg.train, seed=seed, progress=seeded)
     return _record(m, res, tensors, law, label, seed, cfg, comparison, key, st, time.perf_counter() - t0)
 
 
