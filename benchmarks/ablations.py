@@ -271,8 +271,8 @@ def workers(data: str, laws: list[str], seeds: int, epochs: int | None, n_worker
 
     ds, model, epochs = load_as_grid(data, epochs, quick)
     if n_workers is None:
-        one_at_a_time = model not in ("mlp", "linear")  # compare's replicas="auto" batches MLP seeds on the CPU only
-        n_workers = max(2, _pool.resolve_workers("auto", n_jobs=len(laws) * seeds, device=torch.device("cpu"), model=model, one_at_a_time=one_at_a_time))
+        cnn_runs = model in ("cnn", "cnn-small")  # on the CPU compare trains CNN seeds one at a time
+        n_workers = max(2, _pool.resolve_workers("auto", n_jobs=len(laws) * seeds, device=torch.device("cpu"), model=model, cnn_runs=cnn_runs))
     threads = _pool.cpu_count()
     warm_up(ds, laws[0], model)
     kw = dict(laws=laws, seeds=seeds, model=model, epochs=epochs)

@@ -212,7 +212,7 @@ def _parse_workers(workers: str) -> int | str:
     return n
 
 
-WORKERS_HELP = "Processes training runs side by side on the CPU: a number, or auto (one per physical core for CNNs, whose seeds train one at a time; one per two logical CPUs for batched MLPs)."
+WORKERS_HELP = "Processes training runs side by side on the CPU: a number, or auto (one per physical core for CNNs, whose seeds train one at a time, in grids big enough to repay the workers' start; one per two logical CPUs for MLPs)."
 
 
 def _command_line() -> str:

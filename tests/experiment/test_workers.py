@@ -96,25 +96,46 @@ def test_auto_uses_one_process_where_workers_cannot_help():
     assert resolve_workers(8, n_jobs=3, device=cpu, model="mlp") == 3  # never more processes than jobs
 
 
-def test_auto_takes_one_worker_per_two_logical_cpus_for_batched_seeds(monkeypatch):
+def test_auto_takes_one_worker_per_two_logical_cpus_for_other_runs(monkeypatch):
     from losslab.experiment import _pool
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(_pool, "physical_cores", lambda: 99)  # not consulted for batched seeds
+    monkeypatch.setattr(_pool, "physical_cores", lambda: 99)  # not consulted but for CNN runs
     for cpus, jobs, want in ((2, 6, 1), (3, 6, 1), (8, 6, 4), (16, 6, 6)):
         monkeypatch.setattr(_pool, "cpu_count", lambda: cpus)
         assert resolve_workers("auto", n_jobs=jobs, device=cpu, model="mlp") == want, (cpus, jobs)
 
 
-def test_auto_takes_one_worker_per_physical_core_for_seeds_trained_one_at_a_time(monkeypatch):
+def test_auto_takes_one_worker_per_physical_core_for_cnn_runs(monkeypatch):
     from losslab.experiment import _pool
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(_pool, "cpu_count", lambda: 99)  # not consulted for seeds one at a time
+    monkeypatch.setattr(_pool, "cpu_count", lambda: 99)  # not consulted for CNN runs
     for cores, jobs, want in ((1, 30, 1), (2, 30, 2), (4, 30, 4), (8, 3, 3)):
         monkeypatch.setattr(_pool, "physical_cores", lambda: cores)
-        assert resolve_workers("auto", n_jobs=jobs, device=cpu, model="cnn-small", one_at_a_time=True) == want, (cores, jobs)
-    assert resolve_workers("auto", n_jobs=30, device=torch.device("meta"), model="cnn-small", one_at_a_time=True) == 1
+        assert resolve_workers("auto", n_jobs=jobs, device=cpu, model="cnn-small", cnn_runs=True) == want, (cores, jobs)
+    assert resolve_workers("auto", n_jobs=30, device=torch.device("meta"), model="cnn-small", cnn_runs=True) == 1
+
+
+def test_only_cnn_grids_big_enough_to_repay_the_workers_start_are_spread():
+    from losslab.experiment._pool import MIN_CNN_WORK, spread_cnn_runs
+
+    # retinamnist as the grid benchmark runs it: 1600 images of 3x28x28, cap 50 epochs, 30 runs (5.6e9)
+    assert spread_cnn_runs("cnn-small", (3, 28, 28), 1600, 50, 30)
+    # the same images for a quick look, 4 runs of 3 epochs (4.5e7): one process
+    assert not spread_cnn_runs("cnn-small", (3, 28, 28), 1600, 3, 4)
+    assert not spread_cnn_runs("mlp", (3, 28, 28), 1600, 50, 30)  # MLPs one at a time: never
+    rows = int(MIN_CNN_WORK // (64 * 10 * 2)) + 1  # just past the threshold, for 1x8x8 images, cap 10, 2 runs
+    assert spread_cnn_runs("cnn", (1, 8, 8), rows, 10, 2) and not spread_cnn_runs("cnn", (1, 8, 8), rows - 2, 10, 2)
+
+
+def test_auto_keeps_a_small_cnn_grid_in_one_process():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(60, 1, 8, 8)).astype(np.float32)
+    ds = ll.data.from_arrays(X, X.mean(axis=(1, 2, 3)).astype(np.float32), name="small-images")
+    events = []
+    compare(ds, laws=["bernoulli", "sigmoid-mse"], seeds=2, epochs=1, batch_size=16, model="cnn-small", workers="auto", progress=events.append)
+    assert next(e for e in events if e["event"] == "grid")["workers"] == 1
 
 
 def _fake_topology(root, cores_of_cpus):
@@ -176,7 +197,7 @@ def test_cnn_seeds_go_to_the_workers_one_by_one_and_give_the_runs_of_one_process
     serial = compare(ds, workers=1, **kw)
     events = []
     path = str(tmp_path / "runs.sqlite")
-    par = compare(ds, workers="auto" if _pool_cores() >= 2 else 2, store=path, progress=events.append, **kw)
+    par = compare(ds, workers=2, store=path, progress=events.append, **kw)
     grid = next(e for e in events if e["event"] == "grid")
     assert grid["replicas"] is False and grid["workers"] >= 2
     assert [(r["law"], r["seed"]) for r in par.runs] == [(r["law"], r["seed"]) for r in serial.runs]
@@ -189,12 +210,6 @@ def test_cnn_seeds_go_to_the_workers_one_by_one_and_give_the_runs_of_one_process
         assert {(r["law"], int(r["seed"])) for r in st.runs()} == {(law, s) for law in kw["laws"] for s in range(3)}
     ends = [e for e in events if e["event"] == "run_end"]
     assert [e["done"] for e in ends] == list(range(1, 7))
-
-
-def _pool_cores() -> int:
-    from losslab.experiment._pool import physical_cores
-
-    return physical_cores()
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1"])

@@ -57,26 +57,41 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
-def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any, one_at_a_time: bool = False) -> int:
+#: the least work (the data set's rows x input values per row x epoch cap x runs) for which ``workers="auto"``
+#: spreads CNN runs over one worker per core: each worker first spends seconds importing torch and
+#: losslab. On the project's 2-core machine two workers cost 9 s more than one process for a
+#: retinamnist grid of 4.5e7 (4 runs of 3 epochs) and saved 17 s for one of 5.6e9 (30 runs, cap 50)
+MIN_CNN_WORK = 2e9
+
+
+def spread_cnn_runs(kind: str, input_shape: Any, rows: int, epochs: int, runs: int) -> bool:
+    """Whether CNN runs trained one at a time are work enough for a worker per core (see :data:`MIN_CNN_WORK`)."""
+    values = 1
+    for d in input_shape:
+        values *= int(d)
+    return kind in ("cnn", "cnn-small") and rows * values * epochs * runs >= MIN_CNN_WORK
+
+
+def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any, cnn_runs: bool = False) -> int:
     """The number of worker processes (``"auto"``: see below), never more than ``n_jobs``.
 
     Worker processes train on the CPU only (one GPU is better fed by replica batching in one
     process), and need a model given by name (a factory function may not survive pickling).
 
-    ``"auto"``, when there are several jobs: one worker per physical core when the seeds train
-    ``one_at_a_time`` (CNNs on the CPU, whose small convolutions gain little from a second
-    thread: on this project's 2-core machine the retinamnist grid took 89 s in two one-thread
-    workers against 106 s in one two-thread process, ``docs/performance.md``), else one per two
-    logical CPUs (batched MLP replicas, whose matrix products use the threads well: the
-    digits-inpaint grid took 22-27 s in two workers against 16-17 s in one process), which is 1
-    on a 2-CPU machine.
+    ``"auto"``, when there are several jobs: one worker per physical core for ``cnn_runs``, CNN runs
+    trained one at a time on the CPU (:func:`spread_cnn_runs`), whose small convolutions gain little
+    from a second thread: on this project's 2-core machine the retinamnist grid took 89 s in two
+    one-thread workers against 106 s in one two-thread process (``docs/performance.md``). Else one
+    per two logical CPUs, which is 1 on a 2-CPU machine: batched MLP replicas use the threads well
+    (the digits-inpaint grid took 22-27 s in two workers against 16-17 s in one process), and small
+    MLPs one at a time are over before the workers have started (uci-concrete, 12 runs: 14 s against 4-6 s).
     """
     from .._errors import LosslabError
 
     if workers == "auto":
         if device.type != "cpu" or callable(model) or n_jobs < 2:
             return 1
-        return max(1, min(physical_cores() if one_at_a_time else cpu_count() // 2, n_jobs))
+        return max(1, min(physical_cores() if cnn_runs else cpu_count() // 2, n_jobs))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise LosslabError(f"workers={workers!r}; expected a positive whole number or 'auto'")
     if workers > 1 and device.type != "cpu":

@@ -452,8 +452,8 @@ def compare(
             between two epochs may keep the other (``docs/performance.md``, GPU).
         workers: train the laws side by side in this many processes on the CPU, each with its
             share of the cores as torch threads (``"auto"``, when there are several jobs: one per
-            physical core where the seeds train one at a time, as CNNs do on the CPU; else one per two
-            logical CPUs). A worker takes a law's batched seeds together, and seeds that train one at a
+            physical core for CNN runs trained one at a time on the CPU, in a grid big enough to repay
+            the workers' start, ``_pool.MIN_CNN_WORK``; else one per two logical CPUs). A worker takes a law's batched seeds together, and seeds that train one at a
             time one by one. Each run's numbers equal those of one process up to the
             floating-point order of its matrix products; the parent writes every run to the
             store as its job finishes. Processes are spawned, so a script using ``workers > 1``
@@ -541,7 +541,10 @@ def compare(
     # Seeds that train one at a time go to the workers one by one (30 jobs balance two workers better than 6);
     # batched seeds go together, a law at a time.
     per_seed = fixed_split or not batched
-    n_workers = _pool.resolve_workers(workers, n_jobs=total if per_seed else len(labels), device=dev, model=model, one_at_a_time=not batched)
+    cnn_runs = not batched and isinstance(model, str) and _pool.spread_cnn_runs(
+        resolve_model(model, ds.X.shape[1:]), ds.X.shape[1:], len(ds), cfg.train.epochs, total
+    )
+    n_workers = _pool.resolve_workers(workers, n_jobs=total if per_seed else len(labels), device=dev, model=model, cnn_runs=cnn_runs)
     if progress:
         progress({"event": "grid", "total": total, "laws": labels, "seeds": seed_list, "replicas": batched, "workers": n_workers})
     runs: list[dict] = []
