@@ -83,8 +83,8 @@ def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, mo
     from a second thread: on this project's 2-core machine the retinamnist grid took 89 s in two
     one-thread workers against 106 s in one two-thread process (``docs/performance.md``). Else one
     per two logical CPUs, which is 1 on a 2-CPU machine: batched MLP replicas use the threads well
-    (the digits-inpaint grid took 22-27 s in two workers against 16-17 s in one process), and small
-    MLPs one at a time are over before the workers have started (uci-concrete, 12 runs: 14 s against 4-6 s).
+    (the digits-inpaint grid took 29 s in two workers against 21 s in one process), and small
+    MLPs one at a time are over before the workers have started (uci-concrete, 12 runs: 15 s against 4 s).
     """
     from .._errors import LosslabError
 
