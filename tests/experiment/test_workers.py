@@ -129,13 +129,24 @@ def test_only_cnn_grids_big_enough_to_repay_the_workers_start_are_spread():
     assert spread_cnn_runs("cnn", (1, 8, 8), rows, 10, 2) and not spread_cnn_runs("cnn", (1, 8, 8), rows - 2, 10, 2)
 
 
-def test_auto_keeps_a_small_cnn_grid_in_one_process():
+def test_auto_spreads_a_cnn_grid_only_past_the_threshold(monkeypatch):
+    from losslab.experiment import _pool
+
     rng = np.random.default_rng(3)
     X = rng.uniform(size=(60, 1, 8, 8)).astype(np.float32)
     ds = ll.data.from_arrays(X, X.mean(axis=(1, 2, 3)).astype(np.float32), name="small-images")
-    events = []
-    compare(ds, laws=["bernoulli", "sigmoid-mse"], seeds=2, epochs=1, batch_size=16, model="cnn-small", workers="auto", progress=events.append)
-    assert next(e for e in events if e["event"] == "grid")["workers"] == 1
+    monkeypatch.setattr(_pool, "physical_cores", lambda: 2)
+    monkeypatch.setattr(_pool, "cpu_count", lambda: 2)
+
+    def workers_picked(model: str) -> int:
+        events = []
+        compare(ds, laws=["bernoulli", "sigmoid-mse"], seeds=2, epochs=1, batch_size=16, model=model, workers="auto", progress=events.append)
+        return next(e for e in events if e["event"] == "grid")["workers"]
+
+    assert workers_picked("cnn-small") == 1  # 60 x 64 x 1 epoch x 4 runs: far below MIN_CNN_WORK
+    monkeypatch.setattr(_pool, "MIN_CNN_WORK", 0)  # as if it were big enough: a worker per core
+    assert workers_picked("cnn-small") == 2
+    assert workers_picked("mlp") == 1  # MLP seeds batch as replicas: one per two logical CPUs
 
 
 def _fake_topology(root, cores_of_cpus):
