@@ -14,6 +14,7 @@ hang), so a script that calls ``compare(..., workers=2)`` must guard its top lev
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import queue as queue_mod
@@ -66,10 +67,7 @@ MIN_CNN_WORK = 2e9
 
 def spread_cnn_runs(kind: str, input_shape: Any, rows: int, epochs: int, runs: int) -> bool:
     """Whether CNN runs trained one at a time are work enough for a worker per core (see :data:`MIN_CNN_WORK`)."""
-    values = 1
-    for d in input_shape:
-        values *= int(d)
-    return kind in ("cnn", "cnn-small") and rows * values * epochs * runs >= MIN_CNN_WORK
+    return kind in ("cnn", "cnn-small") and rows * math.prod(int(d) for d in input_shape) * epochs * runs >= MIN_CNN_WORK
 
 
 def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any, cnn_runs: bool = False) -> int:

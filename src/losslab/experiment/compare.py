@@ -453,8 +453,9 @@ def compare(
         workers: train the laws side by side in this many processes on the CPU, each with its
             share of the cores as torch threads (``"auto"``, when there are several jobs: one per
             physical core for CNN runs trained one at a time on the CPU, in a grid big enough to repay
-            the workers' start, ``_pool.MIN_CNN_WORK``; else one per two logical CPUs). A worker takes a law's batched seeds together, and seeds that train one at a
-            time one by one. Each run's numbers equal those of one process up to the
+            the workers' start, ``_pool.MIN_CNN_WORK``; else one per two logical CPUs). A worker takes
+            a law's batched seeds together, and seeds that train one at a time one by one. Each run's
+            numbers equal those of one process up to the
             floating-point order of its matrix products; the parent writes every run to the
             store as its job finishes. Processes are spawned, so a script using ``workers > 1``
             needs an ``if __name__ == "__main__":`` guard; the ``losslab`` command has one.
