@@ -17,6 +17,14 @@ Targets (issue 6): ratio <= 1.1, and x bound <= 2 (>= 0.5 of the bound) at 1e7 f
 elementwise laws (event_dim 0 and at most 4 raw outputs per label).
 Sizes >= 1e7 use ``--reps-large`` repetitions; laws whose raw outputs would exceed
 ``--max-raw-gb`` at a size are skipped (binned: 51 logits per label).
+
+``--primitives`` asks instead how close to the bound any implementation built on torch's own
+elementwise kernels could come. It times each kernel the laws are built from (``exp``, ``log``,
+``log1p``, ``sigmoid``, ``lgamma``, ``digamma``, and a copy), per element, on a tensor that stays in
+cache (pure compute) and on 1e7 elements, then adds up, for some laws, the evaluations that their
+loss and its gradient cannot do without (:data:`FLOOR_FUNCTIONS`). That sum, set against the law's
+bound per label, is the least any kernel calling torch's functions could take, even one that
+fuses everything and does no other arithmetic.
 """
 
 from __future__ import annotations
@@ -116,6 +124,11 @@ def _compiled(law):
     return fn
 
 
+def bound_bytes(raw_numel: int, y_numel: int, element_size: int = 4) -> int:
+    """Bytes a fused loss kernel must touch: read raw and y (forward), read them again and write grad (backward)."""
+    return element_size * (2 * raw_numel + 2 * y_numel + raw_numel)
+
+
 def bench_law(name: str, n: int, bandwidth: float, reps: int, compile_: bool = False, device: str = "cpu") -> dict:
     law = ll.get_law(name.split(" ")[0])
     gen = torch.Generator().manual_seed(0)
@@ -155,9 +168,7 @@ def bench_law(name: str, n: int, bandwidth: float, reps: int, compile_: bool = F
         t = time_stats(ours, reps=reps)
         out.update(ours=t["median"], ours_range=t["range"], ref=None, ref_range=None, ratio=None, ratio_range=None)
     out["checked"] = time_one(ours_checked, reps=max(3, reps // 2), warmup=1)
-    # Bytes a fused kernel must touch: read raw and y (forward), read them again and write grad (backward).
-    bytes_moved = raw.element_size() * (2 * raw.numel() + 2 * y.numel() + raw.numel())
-    out["bound"] = bytes_moved / bandwidth
+    out["bound"] = bound_bytes(raw.numel(), y.numel(), raw.element_size()) / bandwidth
     out["bound_ratio"] = out["ours"] / out["bound"]
     out["compiled"] = None
     if compile_:
@@ -184,13 +195,99 @@ def bench_law(name: str, n: int, bandwidth: float, reps: int, compile_: bool = F
     return out
 
 
+# ---------------------------------------------------------------------------- special functions
+#: torch's CPU elementwise kernels that the laws' losses are built from, each written into a preallocated output
+PRIMITIVES = {
+    "copy": lambda x, out: out.copy_(x),
+    "exp": lambda x, out: torch.exp(x, out=out),
+    "log": lambda x, out: torch.log(x, out=out),
+    "log1p": lambda x, out: torch.log1p(x, out=out),
+    "sigmoid": lambda x, out: torch.sigmoid(x, out=out),
+    "lgamma": lambda x, out: torch.lgamma(x, out=out),
+    "digamma": lambda x, out: torch.digamma(x, out=out),
+}
+
+#: Per label, the special-function evaluations that a law's loss and its gradient cannot do without (default
+#: options), counted as low as one fused kernel could: forward and backward share what both use.
+FLOOR_FUNCTIONS = {
+    "gaussian": {},  # squares and sums only
+    "laplace": {},  # |y - loc| and its sign
+    # softplus(x) = max(x, 0) + log1p(exp(-|x|)); the gradient sigmoid(x) follows from the same exp(-|x|)
+    "bernoulli": {"exp": 1, "log1p": 1},
+    "sigmoid-mse": {"sigmoid": 1},  # the mean sigmoid(x); its gradient s (1 - s) reuses it
+    "exponential": {"exp": 1, "log1p": 1, "log": 1},  # rate = softplus(r), as bernoulli's; then -log(rate)
+    "gaussian-hetero": {"exp": 1, "log1p": 1, "log": 1},  # scale = softplus(r) + floor, as above; then log(scale)
+    # mean sigmoid(r0) (one exp) and precision exp(r1); log y and log(1 - y); log B(a, b) is three lgamma, and
+    # its gradient three digamma (of a, b and a + b)
+    "beta": {"exp": 2, "log": 1, "log1p": 1, "lgamma": 3, "digamma": 3},
+}
+
+
+def primitive_costs(n: int, *, reps: int = 7, min_elements: int = 2 * 10**6) -> dict[str, float]:
+    """Seconds per element of each of :data:`PRIMITIVES`, median of ``reps`` timings, on ``n`` float32 inputs.
+
+    The inputs are uniform on [0.5, 5.5] (positive, as the concentrations that ``lgamma`` and ``digamma``
+    get; torch's CPU ``digamma`` steps its argument up to 10 before its series, so its cost depends on
+    the range). A small ``n`` stays in cache and measures the arithmetic alone; each timing then calls the
+    kernel often enough to cover ``min_elements``.
+    """
+    gen = torch.Generator().manual_seed(0)
+    x = 0.5 + 5 * torch.rand(n, generator=gen)
+    out = torch.empty_like(x)
+    calls = max(1, -(-min_elements // n))
+
+    def timed(fn):
+        def run():
+            for _ in range(calls):
+                fn(x, out)
+
+        return time_one(run, reps=reps, warmup=1) / (calls * n)
+
+    return {name: timed(fn) for name, fn in PRIMITIVES.items()}
+
+
+def special_floor(costs: dict[str, float], bandwidth: float) -> list[dict]:
+    """For each law of :data:`FLOOR_FUNCTIONS`: its bandwidth bound per label, the time per label of the
+    special functions it needs (``costs``: seconds per element), and the ratio of the two (``x_bound``).
+
+    An ``x_bound`` above 2 means that the target (>= 0.5 of the bound) is out of reach for any kernel that
+    calls torch's implementations of these functions.
+    """
+    rows = []
+    for name, needs in FLOOR_FUNCTIONS.items():
+        law = ll.get_law(name)
+        bound = bound_bytes(law.raw_dim, 1) / bandwidth
+        floor = sum(count * costs[fn] for fn, count in needs.items())
+        rows.append({"law": name, "needs": dict(needs), "bound": bound, "floor": floor, "x_bound": floor / bound})
+    return rows
+
+
+def _primitives(quick: bool, bandwidth: float) -> dict:
+    sizes = {"in cache": 2**12 if quick else 2**15, "large": 2**16 if quick else 10**7}
+    reps = 3 if quick else 7
+    costs = {where: primitive_costs(n, reps=reps, min_elements=2**16 if quick else 2 * 10**6) for where, n in sizes.items()}
+    print(f"torch's CPU kernels, ns per float32 element, inputs in [0.5, 5.5] (median of {reps}):")
+    print(f"  {'kernel':8s} " + " ".join(f"{f'{where} (n={n:.0e})':>18s}" for where, n in sizes.items()))
+    for name in PRIMITIVES:
+        print(f"  {name:8s} " + " ".join(f"{1e9 * costs[where][name]:18.2f}" for where in sizes))
+    rows = special_floor(costs["in cache"], bandwidth)
+    print("\nthe special functions each law needs, in cache, against its bandwidth bound (ns per label):")
+    print(f"  {'law':16s} {'bound':>6s} {'functions':>9s} {'x bound':>8s}  needs")
+    for r in rows:
+        needs = ", ".join(f"{c} {fn}" for fn, c in r["needs"].items()) or "none"
+        print(f"  {r['law']:16s} {1e9 * r['bound']:6.2f} {1e9 * r['floor']:9.2f} {r['x_bound']:8.2f}  {needs}")
+    out_of_reach = [r["law"] for r in rows if r["x_bound"] > 2]
+    print(f"above 2x the bound from torch's special functions alone: {', '.join(out_of_reach) or 'none'}")
+    return {"sizes": sizes, "costs": costs, "floor": rows, "bandwidth": bandwidth}
+
+
 def _ms(t: float | None, rng: tuple | None = None) -> str:
     if t is None:
         return f"{'-':>8s}".ljust(23)
     return f"{1e3 * t:8.2f} [{1e3 * rng[0]:.3g}-{1e3 * rng[1]:.3g}]".ljust(23)
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def main(argv: list[str] | None = None) -> list[dict] | dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1e5,1e6,1e7", help="comma-separated label counts")
     parser.add_argument("--laws", default="*", help="law name pattern")
@@ -202,6 +299,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="smoke mode: 2e3 elements, 3 repetitions")
     parser.add_argument("--tune-malloc", action="store_true", help="keep freed memory mapped (glibc; see _timing.tune_malloc)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda: where the tensors live and the kernels run")
+    parser.add_argument("--primitives", action="store_true", help="time torch's special functions per element and each law's floor from them (CPU)")
     args = parser.parse_args(argv)
     setup_process(args.threads, args.tune_malloc)
     sizes = [2000] if args.quick else [int(float(s)) for s in args.sizes.split(",")]
@@ -209,6 +307,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     bandwidth = copy_bandwidth(8 * 2**20 if args.quick else (2**30 if device.startswith("cuda") else 256 * 2**20), device)
     where = torch.cuda.get_device_name(device) if device.startswith("cuda") else f"{torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {where}, copy bandwidth {bandwidth / 1e9:.1f} GB/s")
+    if args.primitives:
+        if device != "cpu":
+            raise SystemExit("--primitives times the CPU kernels; leave --device at cpu")
+        return _primitives(args.quick, bandwidth)
     print("times: median [min-max] in ms; ratio = ours / torch (median [min-max] of paired repetitions);")
     print("x bound = ours / (bytes moved / copy bandwidth): 1 is a perfect fused kernel, the target is <= 2 at 1e7")
     header = (

@@ -36,3 +36,14 @@ def test_kernel_benchmark_smoke():
     assert {r["law"] for r in results} == set(ll.list_laws())
     assert all(math.isfinite(r["ours"]) and r["ours"] > 0 for r in results)
     assert all(r["ratio"] is None or math.isfinite(r["ratio"]) for r in results)
+
+
+def test_kernel_benchmark_primitives_smoke():
+    from benchmarks import kernels
+
+    out = kernels.main(["--primitives", "--quick"])
+    for costs in out["costs"].values():
+        assert set(costs) == set(kernels.PRIMITIVES)
+        assert all(math.isfinite(v) and v > 0 for v in costs.values())
+    assert [r["law"] for r in out["floor"]] == list(kernels.FLOOR_FUNCTIONS)
+    assert all(math.isfinite(r["x_bound"]) and r["bound"] > 0 for r in out["floor"])
