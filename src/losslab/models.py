@@ -2,10 +2,16 @@
 
 Trunks are built from the seed alone, before the head, so that for one seed
 every law starts from the same trunk weights (the paired design of a comparison).
+
+A custom trunk is a factory ``f(input_shape) -> nn.Module`` whose module maps a batch
+``(N, *input_shape)`` to features of any shape ``(N, ...)``; the head reads them flattened
+to ``(N, F)``, and :func:`feature_width` measures ``F`` with one forward pass on zeros.
 """
 
 from __future__ import annotations
 
+import copy
+import weakref
 from typing import Callable, Sequence
 
 import torch
@@ -128,7 +134,10 @@ class LawModel(nn.Module):
         return self.head.law
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x))
+        h = self.trunk(x)
+        if h.dim() != 2:  # a custom trunk may return (N,), (N, C, H, W), ...: the head takes (N, F)
+            h = h.reshape(h.shape[0], -1)
+        return self.head(h)
 
 
 def resolve_model(model: str, input_shape: Sequence[int]) -> str:
@@ -145,29 +154,139 @@ def resolve_model(model: str, input_shape: Sequence[int]) -> str:
 def build_trunk(model: str | Callable[[Sequence[int]], nn.Module], input_shape: Sequence[int], seed: int) -> nn.Module:
     """The trunk for ``input_shape`` (one sample's shape), its weights drawn from ``seed`` alone.
 
-    A callable ``model`` receives the input shape and returns an ``nn.Module``
-    with an ``out_features`` attribute. The caller's global random state is left as it was.
+    A callable ``model`` is a factory ``f(input_shape) -> nn.Module`` (see :func:`feature_width`
+    for what its module must do). The caller's global random state is left as it was.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _build_trunk(model, input_shape)
+        return _build_trunk(model, input_shape)[0]
 
 
-def _build_trunk(model: str | Callable[[Sequence[int]], nn.Module], input_shape: Sequence[int]) -> nn.Module:
+#: the modules custom factories returned, to catch a factory handing out one module twice (weak: no leak)
+_RETURNED: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
+
+
+def _factory_name(factory: Callable) -> str:
+    """``factory``'s name for messages: its qualified name, a ``partial``'s function's, or its type's."""
+    target = getattr(factory, "func", factory)  # functools.partial
+    return getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or type(factory).__name__
+
+
+def _build_trunk(model: str | Callable[[Sequence[int]], nn.Module], input_shape: Sequence[int]) -> tuple[nn.Module, int]:
+    """The trunk and the width of its features."""
+    if isinstance(model, nn.Module):
+        raise LosslabError(
+            f"model= got an nn.Module instance ({type(model).__name__}); pass a factory that builds a new one, "
+            f"e.g. model=lambda input_shape: {type(model).__name__}(...): every law and seed trains its own weights"
+        )
     if callable(model):
-        trunk = model(tuple(input_shape))
-        if not hasattr(trunk, "out_features"):
-            raise LosslabError("a custom model factory must return an nn.Module with an `out_features` attribute")
-        return trunk
+        shape = tuple(int(s) for s in input_shape)
+        name = _factory_name(model)
+        try:
+            trunk = model(shape)
+        except LosslabError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the user's code: one line naming it, not its traceback
+            raise LosslabError(f"model factory {name!r} failed when called with input_shape={shape}: {_one_line(e)}") from e
+        if not isinstance(trunk, nn.Module):
+            raise LosslabError(f"model factory {name!r} returned {type(trunk).__name__}; expected an nn.Module mapping a batch {_batch(shape)} to features")
+        if trunk in _RETURNED:
+            raise LosslabError(
+                f"model factory {name!r} returned a module it had returned before; build a new module on each call "
+                "(every law and seed trains its own weights, and a shared module would carry one run's training into the next; "
+                "for a pretrained module, return copy.deepcopy(module))"
+            )
+        _RETURNED.add(trunk)
+        return trunk, feature_width(trunk, shape, name=name)
     kind = resolve_model(model, input_shape)
     in_features = int(torch.tensor(input_shape).prod())
     if kind == "mlp":
-        return MLP(in_features)
-    if kind == "cnn":
-        return DeeperCNN(input_shape)
-    if kind == "cnn-small":
-        return SmallCNN(input_shape)
-    return Identity(in_features)
+        trunk: nn.Module = MLP(in_features)
+    elif kind == "cnn":
+        trunk = DeeperCNN(input_shape)
+    elif kind == "cnn-small":
+        trunk = SmallCNN(input_shape)
+    else:
+        trunk = Identity(in_features)
+    return trunk, trunk.out_features
+
+
+def _batch(shape: tuple[int, ...]) -> str:
+    """``(N, 3, 32, 32)`` for ``shape = (3, 32, 32)``."""
+    return "(" + ", ".join(["N", *map(str, shape)]) + ")"
+
+
+def _one_line(e: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(e).split()) or "(no message)"
+    return f"{type(e).__name__}: {text if len(text) <= limit else text[: limit - 3] + '...'}"
+
+
+DRY_BATCH = 2  # rows of the dry pass: 2, not 1, so that a module that drops or mixes up the batch axis shows it
+
+
+def feature_width(trunk: nn.Module, input_shape: Sequence[int], *, name: str | None = None) -> int:
+    """The number of features ``trunk`` gives per sample, found by one forward pass on a batch of zeros.
+
+    The custom model contract: ``trunk`` maps a batch ``(N, *input_shape)`` to features of
+    any shape ``(N, ...)``, which the law's head reads flattened to ``(N, F)``. An
+    ``out_features`` attribute is not needed; where there is one, it must equal ``F``.
+
+    The pass runs on a copy of ``trunk`` (the module itself when it cannot be copied) in
+    eval mode, under ``torch.no_grad()`` and :func:`torch.random.fork_rng`: the caller's random
+    state, ``trunk``'s training flags, BatchNorm running statistics and any other state its
+    ``forward`` keeps are as they were.
+
+    Args:
+        trunk: the module, on the device and with the dtype of its parameters.
+        input_shape: one sample's shape, e.g. ``(3, 32, 32)``.
+        name: the factory's name, for messages.
+
+    >>> feature_width(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()), (1, 8, 8))  # 4 channels x 6 x 6
+    144
+    """
+    shape = tuple(int(s) for s in input_shape)
+    who = f"model factory {name!r}" if name else f"module {type(trunk).__name__}"
+    try:
+        probe = copy.deepcopy(trunk)
+    except Exception:  # noqa: BLE001 - some modules hold things deepcopy refuses; run on the module itself
+        probe = trunk
+    first = next(iter(probe.parameters()), None)
+    if first is None:
+        first = next(iter(probe.buffers()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.get_default_dtype()
+    flags = {m: m.training for m in probe.modules()}
+    devices = [device.index or 0] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            probe.eval()
+            out = probe(torch.zeros((DRY_BATCH, *shape), device=device, dtype=dtype))
+    except LosslabError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's code: one line naming it, not its traceback
+        raise LosslabError(
+            f"{who}, given input_shape={shape}: its module failed on a batch of zeros of shape {(DRY_BATCH, *shape)}: {_one_line(e)}"
+        ) from e
+    finally:
+        for m, training in flags.items():
+            m.training = training
+    if not isinstance(out, torch.Tensor):
+        raise LosslabError(f"{who}, given input_shape={shape}: its module returned {type(out).__name__}; expected a tensor of features (N, ...)")
+    if out.dim() == 0 or out.shape[0] != DRY_BATCH:
+        raise LosslabError(
+            f"{who}, given input_shape={shape}: its module mapped a batch of {DRY_BATCH} rows to shape {tuple(out.shape)}; "
+            f"expected the batch axis first, (N, ...) with N = {DRY_BATCH}"
+        )
+    width = int(out[0].numel())
+    if width == 0:
+        raise LosslabError(f"{who}, given input_shape={shape}: its module returned no features (shape {tuple(out.shape)})")
+    declared = getattr(trunk, "out_features", None)
+    if declared is not None and declared != width:
+        raise LosslabError(
+            f"{who}, given input_shape={shape}: out_features = {declared!r}, but the module returns {width} features per row "
+            f"(output shape {tuple(out.shape)}); correct out_features or remove it (losslab measures the width)"
+        )
+    return width
 
 
 def build_model(
@@ -181,12 +300,15 @@ def build_model(
 ) -> LawModel:
     """Trunk (from ``seed``) + ``LawHead`` (from a seed derived from ``seed``).
 
+    ``model`` is a name of :data:`MODELS` or a factory ``f(input_shape) -> nn.Module``
+    (the contract: :func:`feature_width`); the head's input width is the trunk's feature width.
+
     The weights are drawn inside :func:`torch.random.fork_rng`: the caller's global random
     state is left as it was.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        trunk = _build_trunk(model, input_shape)
+        trunk, width = _build_trunk(model, input_shape)
         torch.manual_seed(seed + 7919)  # the head's weights: the same for every law of equal raw_dim
-        head = LawHead(trunk.out_features, law, n_targets=n_targets, constant=constant)
+        head = LawHead(width, law, n_targets=n_targets, constant=constant)
     return LawModel(trunk, head)
