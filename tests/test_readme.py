@@ -48,6 +48,12 @@ def test_readme_python_examples_run():
     # the README says the precision comes out near the one the labels were drawn with (40)
     assert 30 < est.constants_["precision"] < 50
     assert est.coef_["mean"].shape == (3,)
+    # "Your own network": the ResNet trunk (no out_features, a 4-d output) trained under both laws and seeds
+    custom = next(env for env in envs if "resnet_trunk" in env)
+    result = custom["result"]
+    assert sorted((r["law"], r["seed"]) for r in result.runs) == [("bernoulli", 0), ("bernoulli", 1), ("beta", 0), ("beta", 1)]
+    assert all(r["status"] == "ok" for r in result.runs)
+    assert not hasattr(custom["resnet_trunk"]((1, 12, 12)), "out_features")
 
 
 def test_readme_keras_example_runs():
