@@ -267,13 +267,13 @@ def workers(data: str, laws: list[str], seeds: int, epochs: int | None, n_worker
     ``n_workers=None``: what ``workers="auto"`` resolves to for this grid, but at least 2. The
     runs of both ways must agree (the largest difference of a run's test MSE is returned).
     """
-    from losslab.experiment import _pool
+    from losslab.experiment import workers as pool
 
     ds, model, epochs = load_as_grid(data, epochs, quick)
     if n_workers is None:
         cnn_runs = model in ("cnn", "cnn-small")  # on the CPU compare trains CNN seeds one at a time
-        n_workers = max(2, _pool.resolve_workers("auto", n_jobs=len(laws) * seeds, device=torch.device("cpu"), model=model, cnn_runs=cnn_runs))
-    threads = _pool.cpu_count()
+        n_workers = max(2, pool.resolve_workers("auto", n_jobs=len(laws) * seeds, device=torch.device("cpu"), model=model, cnn_runs=cnn_runs))
+    threads = pool.cpu_count()
     warm_up(ds, laws[0], model)
     kw = dict(laws=laws, seeds=seeds, model=model, epochs=epochs)
     times: dict[str, list[float]] = {"one": [], "many": []}

@@ -1,8 +1,7 @@
 """losslab: which loss suits your float labels? Each loss is the NLL of a named law."""
 
-__version__ = "0.1.0"
-
-from ._errors import LosslabError  # noqa: E402  (after __version__, which submodules read)
+from ._version import __version__
+from ._errors import LosslabError
 from .heads import LawHead
 from .laws import Law, get_law, list_laws, register_law
 from .data import inspect

@@ -325,7 +325,7 @@ def report(
     """Rebuild a report from a run store (the latest comparison in it)."""
 
     def run() -> None:
-        from .experiment.compare import load_result
+        from .experiment import load_result
         from .report import write_report
 
         if not store.exists():

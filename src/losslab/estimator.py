@@ -501,7 +501,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         return y
 
     def _make_law(self, y: np.ndarray) -> Law:
-        from .experiment.compare import _law_for_data, parse_law_spec
+        from .laws.spec import law_for_data, parse_law_spec
 
         opts = dict(self.law_options or {})
         if isinstance(self.law, Law):
@@ -511,7 +511,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         if not isinstance(self.law, str):
             raise LosslabError(f"law is a {type(self.law).__name__}; expected a law name, a 'name:k=v' spec or a Law")
         name, spec_opts = parse_law_spec(self.law)
-        return _law_for_data(name, {**spec_opts, **opts}, y)
+        return law_for_data(name, {**spec_opts, **opts}, y)
 
     def _trials(self, law: Law, trials: Any, y: np.ndarray) -> np.ndarray | None:
         if trials is None:

@@ -223,10 +223,10 @@ def test_auto_groups_laws_on_a_gpu_only():
     from losslab.experiment.compare import _use_replicas
 
     cfg = TrainConfig()
-    assert _use_replicas("auto", "mlp", (4,), torch.device("cuda"), cfg, False, 3) == "laws"
-    assert _use_replicas("auto", "cnn", (1, 8, 8), torch.device("cuda"), cfg, False, 3) == "laws"
-    assert _use_replicas("auto", "mlp", (4,), torch.device("cpu"), cfg, False, 3) is True
-    assert _use_replicas("auto", "cnn", (1, 8, 8), torch.device("cpu"), cfg, False, 3) is False
-    assert _use_replicas("laws", "cnn", (1, 8, 8), torch.device("cpu"), cfg, False, 3) == "laws"
+    assert _use_replicas("auto", "mlp", torch.device("cuda"), cfg, False, 3) == "laws"
+    assert _use_replicas("auto", "cnn", torch.device("cuda"), cfg, False, 3) == "laws"
+    assert _use_replicas("auto", "mlp", torch.device("cpu"), cfg, False, 3) is True
+    assert _use_replicas("auto", "cnn", torch.device("cpu"), cfg, False, 3) is False
+    assert _use_replicas("laws", "cnn", torch.device("cpu"), cfg, False, 3) == "laws"
     with pytest.raises(LosslabError, match="replicas='laws' cannot apply here"):
-        _use_replicas("laws", "mlp", (4,), torch.device("cpu"), cfg, False, 1)
+        _use_replicas("laws", "mlp", torch.device("cpu"), cfg, False, 1)

@@ -11,7 +11,7 @@ import torch
 import losslab as ll
 from losslab._errors import LosslabError
 from losslab.experiment import Store, compare
-from losslab.experiment._pool import resolve_workers
+from losslab.experiment.workers import resolve_workers
 
 LAWS = ["bernoulli", "sigmoid-mse", "zoib"]
 
@@ -97,28 +97,28 @@ def test_auto_uses_one_process_where_workers_cannot_help():
 
 
 def test_auto_takes_one_worker_per_two_logical_cpus_for_other_runs(monkeypatch):
-    from losslab.experiment import _pool
+    from losslab.experiment import workers as pool
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(_pool, "physical_cores", lambda: 99)  # not consulted but for CNN runs
+    monkeypatch.setattr(pool, "physical_cores", lambda: 99)  # not consulted but for CNN runs
     for cpus, jobs, want in ((2, 6, 1), (3, 6, 1), (8, 6, 4), (16, 6, 6)):
-        monkeypatch.setattr(_pool, "cpu_count", lambda: cpus)
+        monkeypatch.setattr(pool, "cpu_count", lambda: cpus)
         assert resolve_workers("auto", n_jobs=jobs, device=cpu, model="mlp") == want, (cpus, jobs)
 
 
 def test_auto_takes_one_worker_per_physical_core_for_cnn_runs(monkeypatch):
-    from losslab.experiment import _pool
+    from losslab.experiment import workers as pool
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(_pool, "cpu_count", lambda: 99)  # not consulted for CNN runs
+    monkeypatch.setattr(pool, "cpu_count", lambda: 99)  # not consulted for CNN runs
     for cores, jobs, want in ((1, 30, 1), (2, 30, 2), (4, 30, 4), (8, 3, 3)):
-        monkeypatch.setattr(_pool, "physical_cores", lambda: cores)
+        monkeypatch.setattr(pool, "physical_cores", lambda: cores)
         assert resolve_workers("auto", n_jobs=jobs, device=cpu, model="cnn-small", cnn_runs=True) == want, (cores, jobs)
     assert resolve_workers("auto", n_jobs=30, device=torch.device("meta"), model="cnn-small", cnn_runs=True) == 1
 
 
 def test_only_cnn_grids_big_enough_to_repay_the_workers_start_are_spread():
-    from losslab.experiment._pool import MIN_CNN_WORK, spread_cnn_runs
+    from losslab.experiment.workers import MIN_CNN_WORK, spread_cnn_runs
 
     # retinamnist as the grid benchmark runs it: 1600 images of 3x28x28, cap 50 epochs, 30 runs (5.6e9)
     assert spread_cnn_runs("cnn-small", (3, 28, 28), 1600, 50, 30)
@@ -130,13 +130,13 @@ def test_only_cnn_grids_big_enough_to_repay_the_workers_start_are_spread():
 
 
 def test_auto_spreads_a_cnn_grid_only_past_the_threshold(monkeypatch):
-    from losslab.experiment import _pool
+    from losslab.experiment import workers as pool
 
     rng = np.random.default_rng(3)
     X = rng.uniform(size=(60, 1, 8, 8)).astype(np.float32)
     ds = ll.data.from_arrays(X, X.mean(axis=(1, 2, 3)).astype(np.float32), name="small-images")
-    monkeypatch.setattr(_pool, "physical_cores", lambda: 2)
-    monkeypatch.setattr(_pool, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pool, "physical_cores", lambda: 2)
+    monkeypatch.setattr(pool, "cpu_count", lambda: 2)
 
     def workers_picked(model: str) -> int:
         events = []
@@ -144,7 +144,7 @@ def test_auto_spreads_a_cnn_grid_only_past_the_threshold(monkeypatch):
         return next(e for e in events if e["event"] == "grid")["workers"]
 
     assert workers_picked("cnn-small") == 1  # 60 x 64 x 1 epoch x 4 runs: far below MIN_CNN_WORK
-    monkeypatch.setattr(_pool, "MIN_CNN_WORK", 0)  # as if it were big enough: a worker per core
+    monkeypatch.setattr(pool, "MIN_CNN_WORK", 0)  # as if it were big enough: a worker per core
     assert workers_picked("cnn-small") == 2
     assert workers_picked("mlp") == 1  # MLP seeds batch as replicas: one per two logical CPUs
 
@@ -167,37 +167,37 @@ def _fake_topology(root, cores_of_cpus):
     ],
 )
 def test_physical_cores_counts_distinct_cores_of_the_allowed_cpus(monkeypatch, tmp_path, cores_of_cpus, allowed, want):
-    from losslab.experiment import _pool
+    from losslab.experiment import workers as pool
 
-    if not hasattr(_pool.os, "sched_getaffinity"):
+    if not hasattr(pool.os, "sched_getaffinity"):
         pytest.skip("CPU affinity is Linux-only")
     _fake_topology(tmp_path, cores_of_cpus)
-    monkeypatch.setattr(_pool, "_SYS_CPU", str(tmp_path))
-    monkeypatch.setattr(_pool.os, "sched_getaffinity", lambda pid: allowed)
-    assert _pool.physical_cores() == want
+    monkeypatch.setattr(pool, "_SYS_CPU", str(tmp_path))
+    monkeypatch.setattr(pool.os, "sched_getaffinity", lambda pid: allowed)
+    assert pool.physical_cores() == want
 
 
 def test_physical_cores_falls_back_to_half_the_cpus_without_a_topology(monkeypatch, tmp_path):
-    from losslab.experiment import _pool
+    from losslab.experiment import workers as pool
 
-    if not hasattr(_pool.os, "sched_getaffinity"):
+    if not hasattr(pool.os, "sched_getaffinity"):
         pytest.skip("CPU affinity is Linux-only")
-    monkeypatch.setattr(_pool, "_SYS_CPU", str(tmp_path / "missing"))
-    monkeypatch.setattr(_pool.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
-    assert _pool.physical_cores() == 3
+    monkeypatch.setattr(pool, "_SYS_CPU", str(tmp_path / "missing"))
+    monkeypatch.setattr(pool.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    assert pool.physical_cores() == 3
 
 
 def test_cnn_seeds_go_to_the_workers_one_by_one_and_give_the_runs_of_one_process(tmp_path, monkeypatch):
-    from losslab.experiment import _pool
+    from losslab.experiment import workers as pool
 
     handed = []
-    real_run_jobs = _pool.run_jobs
+    real_run_jobs = pool.run_jobs
 
     def run_jobs(jobs, *args):
         handed.extend((j["label"], tuple(j["seeds"])) for j in jobs)
         return real_run_jobs(jobs, *args)
 
-    monkeypatch.setattr(_pool, "run_jobs", run_jobs)
+    monkeypatch.setattr(pool, "run_jobs", run_jobs)
 
     # Images: cnn-small's seeds train one at a time on the CPU, so each (law, seed) is a job of its own.
     rng = np.random.default_rng(11)

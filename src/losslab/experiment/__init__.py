@@ -1,6 +1,9 @@
 """Comparisons: train under each law and seed, store every run, test, recommend."""
 
-from .compare import ComparisonResult, CompareConfig, Recommendation, compare, law_label, parse_law_spec
+from ..laws.spec import law_label, parse_law_spec
+from .compare import compare
+from .plan import CompareConfig
+from .result import ComparisonResult, Recommendation, load_result
 from .stats import higher_is_better, mean_ci, paired_test
 from .store import Store
 from .trainer import Split, TrainConfig, TrainResult, resolve_device, train
@@ -16,6 +19,7 @@ __all__ = [
     "compare",
     "higher_is_better",
     "law_label",
+    "load_result",
     "mean_ci",
     "paired_test",
     "parse_law_spec",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..experiment.compare import ComparisonResult
+from ..experiment.result import ComparisonResult
 from ..experiment.stats import higher_is_better
 
 

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .._errors import LosslabError
-from ..experiment.compare import ComparisonResult, versions
+from ..experiment.plan import versions
+from ..experiment.result import ComparisonResult
+from ..laws.spec import law_label
 from ..experiment.stats import NOT_RANKED, higher_is_better
 from . import figures as F
 
@@ -41,7 +43,6 @@ LIKELIHOOD_METRICS = ("log_score", "val_nll")
 
 def likelihood_kinds(result: ComparisonResult) -> dict[str, str]:
     """``{law label: "density" | "pmf" | "mixed" | "soft-bernoulli"}`` (see ``Law.likelihood``)."""
-    from ..experiment.compare import law_label
     from ..laws import law_class
 
     return {law_label(n, o): law_class(n).likelihood for n, o in result.config.laws}
@@ -57,31 +58,9 @@ FIXED_MARK = "†"
 def fixed_spread_laws(result: ComparisonResult) -> dict[str, float]:
     """``{law label: predictive standard deviation}`` of the laws whose spread does not depend on the input.
 
-    Found by probing each law rather than by a list of names: its predictive standard
-    deviation at random raw outputs is the same everywhere (``gaussian`` and
-    ``sigmoid-mse`` with their fixed ``sigma``, ``laplace`` with its fixed ``scale``).
-    Such a law's log score, CRPS, PIT and intervals score a spread chosen by an option,
-    not fitted to the data.
+    See :meth:`ComparisonResult.fixed_spread` (the laws' own :func:`losslab.laws.spec.fixed_spread`).
     """
-    import torch
-
-    from ..experiment.compare import law_label
-    from ..laws import get_law
-
-    out: dict[str, float] = {}
-    gen = torch.Generator().manual_seed(0)
-    for name, opts in result.config.laws:
-        try:
-            law = get_law(name, **opts)
-            raw = 2.0 * torch.randn(16, law.raw_dim, generator=gen, dtype=torch.float64)
-            params = law.link(raw)
-            pred = law.predictive(params, trials=torch.full((16,), 10.0, dtype=torch.float64)) if law.needs_trials else law.predictive(params)
-            sd = pred.stddev.detach().reshape(-1)
-        except Exception:  # noqa: BLE001 - a law without a predictive std (no closed form) is not flagged
-            continue
-        if sd.numel() and bool(torch.isfinite(sd).all()) and float(sd.max() - sd.min()) <= 1e-9 * max(1.0, float(sd.abs().max())):
-            out[law_label(name, opts)] = float(sd[0])
-    return out
+    return result.fixed_spread()
 
 
 def caveats(result: ComparisonResult) -> list[str]:

@@ -22,7 +22,10 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-#: what a worker process holds for every job: set once by :func:`_init_worker`
+from .plan import RunPlan
+from .runs import make_split, train_law
+
+#: what a worker process holds for every job (the plan, the event queue, its split): set once by :func:`_init_worker`
 _CONTEXT: dict[str, Any] = {}
 
 #: where Linux describes each CPU's core (``cpuN/topology/core_id``)
@@ -99,32 +102,25 @@ def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, mo
     return min(workers, max(1, n_jobs))
 
 
-def _init_worker(context: dict[str, Any], events: Any, threads: int) -> None:
+def _init_worker(plan: RunPlan, events: Any, threads: int) -> None:
     torch.set_num_threads(threads)
     _CONTEXT.clear()
-    _CONTEXT.update(context, events=events)
+    _CONTEXT.update(plan=plan, events=events)
 
 
 def _job(job: dict[str, Any]) -> list[dict]:
     """One law's pending seeds, trained in this worker; the records come back unsaved."""
-    from .compare import _split_tensors, _train_law
-
     c = _CONTEXT
-    ds, cfg, seeds = c["ds"], c["cfg"], job["seeds"]
-    split_seed = seeds[0] if c["fixed_split"] else cfg.split_seed
+    plan: RunPlan = c["plan"]
+    seeds = job["seeds"]
+    split_seed = plan.split_seed(seeds[0])
     if c.get("split_seed") != split_seed:  # a shared split is built once per worker, not once per job
-        idx = ds.split(split_seed, val=cfg.val, test=cfg.test)
-        c["tensors"], c["split_seed"] = _split_tensors(ds, idx, torch.device("cpu"), cfg.standardize), split_seed
-    tensors = c["tensors"]
-    return list(
-        _train_law(ds, tensors, job["law"], job["label"], seeds, cfg, c["model"], c["comparison"], job["keys"], None, c["events"].put, job["batched"])
-    )
+        c["tensors"], c["split_seed"] = make_split(plan, seeds[0]), split_seed
+    return list(train_law(plan, c["tensors"], job["label"], seeds, c["events"].put, job["batched"]))
 
 
-def run_jobs(
-    jobs: list[dict[str, Any]], context: dict[str, Any], workers: int, progress: Callable[[dict], None] | None
-) -> Iterator[dict]:
-    """Run ``jobs`` in ``workers`` processes; yield each run record as its job returns.
+def run_jobs(jobs: list[dict[str, Any]], plan: RunPlan, workers: int, progress: Callable[[dict], None] | None) -> Iterator[dict]:
+    """Run ``jobs`` (``{"label", "seeds", "batched"}``) of ``plan`` in ``workers`` processes; yield each run record as its job returns.
 
     Any failure (a worker's error, re-raised here, or Ctrl-C) terminates the pool at once.
     """
@@ -132,7 +128,7 @@ def run_jobs(
     ctx = mp.get_context("spawn")
     events = ctx.Queue()
     threads = max(1, cpu_count() // workers)
-    pool = ctx.Pool(processes=workers, initializer=_init_worker, initargs=(context, events, threads))
+    pool = ctx.Pool(processes=workers, initializer=_init_worker, initargs=(plan.for_worker(), events, threads))
 
     def drain() -> None:
         while True:
