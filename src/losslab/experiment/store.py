@@ -3,16 +3,24 @@
 WAL journaling and one transaction per write let several processes share a
 store; a comparison killed at any point loses no finished run, and re-running
 it skips every run whose key is already stored.
+
+A damaged row (metrics, config or history that are not JSON, an arrays blob that is
+not the ``.npz`` :func:`pack_arrays` wrote) never surfaces as a JSON or numpy error:
+:meth:`Store.get_run` reads it as missing, so resuming the comparison retrains that
+run and replaces the row, and :meth:`Store.runs` and :meth:`Store.comparisons` raise
+a one-line :class:`~losslab.LosslabError` naming the store, the row and the repair.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import sqlite3
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -56,14 +64,48 @@ def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def unpack_arrays(blob: bytes | None) -> dict[str, np.ndarray]:
+    """The arrays of a :func:`pack_arrays` blob; anything else raises ``ValueError`` saying what it is.
+
+    Never unpickles: an object array, or a blob that is a pickle, is refused.
+
+    >>> unpack_arrays(pack_arrays({"y": np.arange(3)}))["y"].tolist()
+    [0, 1, 2]
+    >>> unpack_arrays(b"garbage")
+    Traceback (most recent call last):
+    ...
+    ValueError: not an .npz archive of arrays (7 bytes starting b'garbage')
+    """
     if not blob:
         return {}
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    blob = bytes(blob)
+    if not blob.startswith(b"PK"):  # every zip archive starts so; np.load would try other formats (and pickle)
+        raise ValueError(f"not an .npz archive of arrays ({len(blob)} bytes starting {blob[:8]!r})")
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as e:
+        if "pickle" in str(e):  # numpy's advice to allow_pickle: an object array, never loaded here
+            raise ValueError("an .npz archive holding an object array, which a run never stores") from None
+        raise ValueError(f"a damaged .npz archive ({e})") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, NotImplementedError) as e:
+        raise ValueError(f"a damaged .npz archive ({type(e).__name__}: {e})") from None
 
 
 #: seconds a writer waits for another process's transaction before giving up (SQLite's busy timeout)
 BUSY_TIMEOUT_S = 60.0
+
+_RUN_COLUMNS = "key, comparison, law, seed, status, config, metrics, history, seconds, finished"
+
+
+@functools.cache
+def _columns() -> dict[str, list[str]]:
+    """``{table: column names}`` of this schema version, read off :data:`_SCHEMA` itself."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.executescript(_SCHEMA)
+        return {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in ("meta", "runs", "comparisons")}
+    finally:
+        con.close()
 
 
 class Store:
@@ -117,8 +159,8 @@ class Store:
             time.sleep(pause)
             pause = min(2 * pause, 0.25)
 
-    def _error(self, e: sqlite3.Error, *, opening: bool = False) -> LosslabError:
-        """A one-line error for an SQLite failure: locked too long, disk full, read-only, or not a store."""
+    def _error(self, e: sqlite3.Error, *, opening: bool = False, reading: bool = False) -> LosslabError:
+        """A one-line error for an SQLite failure: locked too long, disk full, read-only, damaged, or not a store."""
         text = str(e)
         if "locked" in text or "busy" in text:
             return LosslabError(
@@ -131,6 +173,13 @@ class Store:
             )
         if (opening and not isinstance(e, sqlite3.OperationalError)) or "not a database" in text:
             return LosslabError(f"store {self.path!r} is not a losslab store ({text})")
+        if "malformed" in text:
+            return LosslabError(
+                f"store {self.path!r} is damaged ({text}): the SQLite file itself is corrupt; sqlite3's .recover "
+                f"command may save its finished runs, else use a new --store file"
+            )
+        if reading:
+            return LosslabError(f"store {self.path!r} cannot be read ({text}); use a new --store file")
         return LosslabError(
             f"store {self.path!r} cannot be {'opened' if opening else 'written'} ({text}); expected a writable file "
             f"in a writable folder"
@@ -158,6 +207,17 @@ class Store:
                     f"store {self.path!r} has schema version {row[0]}, this losslab reads schema version "
                     f"{SCHEMA_VERSION}; use a new --store file or the losslab version that wrote it"
                 )
+            # The version alone does not prove the layout: a store altered by hand, or written by a
+            # development version, would otherwise fail at its first read or write with a raw SQL error.
+            for table, want in _columns().items():
+                have = [r[1] for r in cur.execute(f"PRAGMA table_info({table})")]
+                if have != want:
+                    found = f"has columns ({', '.join(have)})" if have else "is missing"
+                    raise LosslabError(
+                        f"store {self.path!r} says schema version {SCHEMA_VERSION} but its table {table} {found}, not "
+                        f"({', '.join(want)}): another losslab version or a hand edit made it, so it was left as it "
+                        f"was; use a new --store file"
+                    )
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -188,9 +248,16 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a query; an SQLite failure becomes a one-line error."""
+        try:
+            return self._con.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise self._error(e, reading=True) from None
+
     # ------------------------------------------------------------------ runs
     def has(self, key: str) -> bool:
-        return self._con.execute("SELECT 1 FROM runs WHERE key=?", (key,)).fetchone() is not None
+        return bool(self._read("SELECT 1 FROM runs WHERE key=?", (key,)))
 
     def put_run(
         self,
@@ -223,44 +290,101 @@ class Store:
             cur.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
 
     def get_run(self, key: str, *, arrays: bool = True) -> dict | None:
-        cols = "key, comparison, law, seed, status, config, metrics, history, seconds, finished" + (", arrays" if arrays else "")
-        row = self._con.execute(f"SELECT {cols} FROM runs WHERE key=?", (key,)).fetchone()
-        return None if row is None else self._row(row, arrays)
+        """The run stored under ``key``, or None when there is none or its row is damaged.
+
+        A damaged row (config, metrics or history that are not a JSON object, an arrays blob
+        that is not the ``.npz`` :func:`pack_arrays` wrote, a seed that is not an integer)
+        reads as missing, with no warning: :func:`~losslab.experiment.compare` then
+        retrains that run, deterministically as the first time, and :meth:`put_run` replaces
+        the row, so resuming a comparison repairs its store. With ``arrays=False`` the blob
+        is not read, so a damaged blob is not noticed. :meth:`runs` raises on a damaged row
+        instead, naming it.
+        """
+        rows = self._read(f"SELECT {_RUN_COLUMNS}{', arrays' if arrays else ''} FROM runs WHERE key=?", (key,))
+        if not rows:
+            return None
+        try:
+            return self._row(rows[0], arrays)
+        except LosslabError:  # the only error _row raises: a damaged row
+            return None
 
     def runs(self, comparison: str | None = None, *, arrays: bool = False) -> Iterator[dict]:
-        cols = "key, comparison, law, seed, status, config, metrics, history, seconds, finished" + (", arrays" if arrays else "")
+        """The runs (of one comparison, or all), oldest first.
+
+        A damaged row raises a one-line :class:`~losslab.LosslabError` naming the store, the
+        run's key, law and seed, what is wrong, and the repair: resume the comparison (which
+        retrains that run, see :meth:`get_run`) or delete the row.
+        """
+        cols = _RUN_COLUMNS + (", arrays" if arrays else "")
         if comparison is None:
-            cur = self._con.execute(f"SELECT {cols} FROM runs ORDER BY finished")
+            rows = self._read(f"SELECT {cols} FROM runs ORDER BY finished")
         else:
-            cur = self._con.execute(f"SELECT {cols} FROM runs WHERE comparison=? ORDER BY finished", (comparison,))
-        for row in cur.fetchall():
+            rows = self._read(f"SELECT {cols} FROM runs WHERE comparison=? ORDER BY finished", (comparison,))
+        for row in rows:
             yield self._row(row, arrays)
 
-    @staticmethod
-    def _row(row: tuple, arrays: bool) -> dict:
-        out = {
-            "key": row[0],
-            "comparison": row[1],
-            "law": row[2],
-            "seed": row[3],
-            "status": row[4],
-            "config": json.loads(row[5]),
-            "metrics": json.loads(row[6]),
-            "history": json.loads(row[7]),
-            "seconds": row[8],
-            "finished": row[9],
-        }
+    def _row(self, row: tuple, arrays: bool) -> dict:
+        key, comparison, law, seed, status = row[:5]
+
+        def damaged(what: str) -> LosslabError:
+            return LosslabError(
+                f"store {self.path!r}: run {key!r} (law {law!r}, seed {seed!r}) is damaged: {what}; run the same "
+                f"comparison with this store again to retrain it (a resumed comparison replaces a damaged row), or "
+                f"delete the row (DELETE FROM runs WHERE key={key!r})"
+            )
+
+        if not (isinstance(seed, int) and isinstance(law, str) and isinstance(status, str) and isinstance(comparison, str)):
+            raise damaged("its comparison, law, seed or status column holds a value of the wrong type")
+        if not all(isinstance(v, (int, float)) for v in row[8:10]):
+            raise damaged("its seconds or finished column is not a number")
+        out: dict[str, Any] = {"key": key, "comparison": comparison, "law": law, "seed": seed, "status": status}
+        for i, col in ((5, "config"), (6, "metrics"), (7, "history")):
+            try:
+                value = json.loads(row[i])
+            except (TypeError, ValueError) as e:  # JSONDecodeError is a ValueError
+                raise damaged(f"its {col} column is not JSON ({e})") from None
+            if not isinstance(value, dict):
+                raise damaged(f"its {col} column is a JSON {type(value).__name__}, not an object")
+            out[col] = value
+        out["seconds"], out["finished"] = row[8], row[9]
         if arrays:
-            out["arrays"] = unpack_arrays(row[10])
+            try:
+                out["arrays"] = unpack_arrays(row[10])
+            except ValueError as e:
+                raise damaged(f"its arrays blob is {e}") from None
         return out
 
     # ----------------------------------------------------------- comparisons
     def put_comparison(self, key: str, config: dict) -> None:
+        """Record a comparison's configuration once; a damaged record of ``key`` is rewritten."""
+        text = json.dumps(config, sort_keys=True)
         with self._transaction() as cur:
-            cur.execute(
-                "INSERT OR IGNORE INTO comparisons VALUES (?,?,?)", (key, json.dumps(config, sort_keys=True), time.time())
-            )
+            row = cur.execute("SELECT config FROM comparisons WHERE key=?", (key,)).fetchone()
+            if row is None:
+                cur.execute("INSERT INTO comparisons VALUES (?,?,?)", (key, text, time.time()))
+            elif not isinstance(_json_or_none(row[0]), dict):
+                cur.execute("UPDATE comparisons SET config=? WHERE key=?", (text, key))
 
     def comparisons(self) -> list[dict]:
-        rows = self._con.execute("SELECT key, config, created FROM comparisons ORDER BY created").fetchall()
-        return [{"key": k, "config": json.loads(c), "created": t} for k, c, t in rows]
+        """The comparisons' keys, configurations and creation times, oldest first.
+
+        A damaged configuration raises a one-line :class:`~losslab.LosslabError` naming the
+        comparison; running that comparison again with this store rewrites it.
+        """
+        out = []
+        for k, c, t in self._read("SELECT key, config, created FROM comparisons ORDER BY created"):
+            config = _json_or_none(c)
+            if not isinstance(config, dict):
+                raise LosslabError(
+                    f"store {self.path!r}: comparison {k!r} in table comparisons is damaged: its config is not a JSON "
+                    f"object; run the same comparison with this store again to rewrite it, or use a new --store file"
+                )
+            out.append({"key": k, "config": config, "created": t})
+        return out
+
+
+def _json_or_none(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
