@@ -1,8 +1,10 @@
 """Write a comparison's report: report.html (self-contained), report.md, PNG figures, results.csv/json.
 
 The answer comes first: the recommended law, what it was compared on, the laws
-tied with it and why. Every user-supplied string is HTML-escaped, and files are
-written only inside the chosen output folder.
+tied with it and why. Every user-supplied string (a data set's or column's name, a law's
+name or option, a path) is text, never markup: HTML-escaped in report.html, escaped for
+CommonMark in report.md (:func:`md_text`, :func:`md_fence`). Files are written only inside
+the chosen output folder.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import base64
 import html
 import json
 import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -277,56 +281,93 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
 
 
 def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None) -> Path:
+    # Every string that can hold user text (a data set's name, column names, law names and options, paths)
+    # goes through md_text or md_fence; the rest is this function's own markup.
     lines = [
-        f"# losslab report: {result.data_meta.get('name', 'data')}",
+        f"# losslab report: {md_text(result.data_meta.get('name', 'data'))}",
         "",
-        f"**Recommended law: {rec.law}**",
+        f"**Recommended law: {md_text(rec.law)}**",
         "",
-        _reason_body(rec),
+        md_text(_reason_body(rec)),
         "",
-        compared_on(result),
+        md_text(compared_on(result)),
         "",
-    ] + _fixed_winner_note(result, rec, prefix="> ") + [
+    ] + [f"> {md_text(t)}" if t else "" for t in _fixed_winner_note(result, rec)] + [
         "## Metrics (mean ± 95% CI half-width over seeds; ★ best per column)",
         "",
         markdown_table(table),
         "",
-    ] + [f"> {c}" for c in caveats(result)] + [""]
+    ] + [f"> {md_text(c)}" for c in caveats(result)] + [""]
     for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability"), ("learning", "Learning curves"), ("pit", "PIT histograms"), ("scatter", "Predicted vs true"), ("labels", "Labels")):
         if key in figs:
             lines += [f"## {title}", "", f"![{title}]({figs[key].name})", ""]
     if _labels_summary(result):
-        lines += ["## Labels", ""] + [f"- {m}" for m in _labels_summary(result)] + [""]
-    lines += ["## Configuration", "", "```json", json.dumps({**result.config.as_dict(), "versions": result.versions or versions()}, indent=1, default=str), "```", ""]
+        lines += ["## Labels", ""] + [f"- {md_text(m)}" for m in _labels_summary(result)] + [""]
+    config = json.dumps({**result.config.as_dict(), "versions": result.versions or versions()}, indent=1, default=str)
+    lines += ["## Configuration", "", md_fence(config, "json"), ""]
     if command:
-        lines += ["Reproduce with:", "", "```bash", command, "```", ""]
+        lines += ["Reproduce with:", "", md_fence(command, "bash"), ""]
     path = out / "report.md"
-    path.write_text("\n".join(_md_escape_text(lines)))
+    path.write_text("\n".join(lines))
     return path
 
 
-def _md_escape_text(lines: list[str]) -> list[str]:
-    """Escape ``&``, ``<`` and ``>`` outside fenced code blocks.
+#: characters CommonMark (or GFM: tables, strikethrough) reads as inline markup, escaped with a backslash
+_MD_PUNCT = set("\\`*_[]|~#!")
+#: characters escaped as entities: raw HTML and entity references need them
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
-    Markdown viewers render inline HTML, and the report quotes user strings (a data set's
-    file name, column names); inside a fence the text is shown verbatim and stays as is.
 
-    >>> _md_escape_text(["# <svg>", "> a > b", "```", "a < b", "```"])
-    ['# &lt;svg&gt;', '> a &gt; b', '```', 'a < b', '```']
+def md_text(s: object, *, block: bool = True) -> str:
+    r"""``s`` as CommonMark text: shown as written, never read as markup.
+
+    Control and line-separator characters are shown as Python escapes (a newline as ``\n``),
+    so a user string stays on its line and can never start a block (a fence, a heading, a
+    list, raw HTML). ``&``, ``<`` and ``>`` become entities; the other ASCII punctuation that
+    CommonMark or GFM reads as markup gets a backslash (CommonMark lets any ASCII punctuation
+    be escaped so), except an underscore between two letters or digits, which cannot emphasise.
+    With ``block=True`` (text that may begin a line) a leading list, heading or setext marker
+    is escaped too; table cells pass ``block=False``.
+
+    >>> print(md_text("<img src=x onerror=alert(7)> & *b* mean_squared_error _u_ a|b"))
+    &lt;img src=x onerror=alert(7)&gt; &amp; \*b\* mean_squared_error \_u\_ a\|b
+    >>> print(md_text("x\n```a`"), md_text("1. item"), md_text("-0.5"), md_text("-0.5", block=False))
+    x\\n\`\`\`a\` 1\. item \-0.5 -0.5
     """
-    out, fenced = [], False
-    for block in lines:
-        for line in block.split("\n"):
-            if line.startswith("```"):
-                fenced = not fenced
-                out.append(line)
-            elif fenced:
-                out.append(line)
-            else:
-                quote = "> " if line.startswith("> ") else ""  # a block quote's marker is Markdown, not text
-                body = line[len(quote):]
-                out.append(quote + body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-    return out
+    text = "".join(ascii(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in str(s))
+    out = []
+    for i, c in enumerate(text):
+        if c == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
+            out.append(c)
+        elif c in _MD_PUNCT:
+            out.append("\\" + c)
+        else:
+            out.append(_MD_ENTITIES.get(c, c))
+    escaped = "".join(out)
+    if block:
+        lead = re.match(r"( {0,3})([-+=]|\d{1,9}[.)])", escaped)
+        if lead:  # a bullet, a setext underline or an ordered-list number at the start of a line
+            cut = lead.end() - 1
+            escaped = escaped[:cut] + "\\" + escaped[cut:]
+    return escaped
+
+
+def md_fence(content: str, info: str = "") -> str:
+    r"""``content`` as a fenced code block, shown verbatim whatever it holds.
+
+    The fence is one backtick longer than the longest run of backticks in ``content``, so
+    no line of it can close the block (CommonMark closes a fence only with one at least as long).
+
+    >>> print(md_fence("a\n```\nb", "bash"))
+    ````bash
+    a
+    ```
+    b
+    ````
+    """
+    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{content}\n{fence}"
 
 
 def _fixed_winner_note(result: ComparisonResult, rec, prefix: str = "") -> list[str]:
@@ -341,9 +382,9 @@ def _fixed_winner_note(result: ComparisonResult, rec, prefix: str = "") -> list[
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    """A pipe table with the index as first column (``|`` in cells escaped)."""
+    """A pipe table with the index as first column; each cell is text (:func:`md_text`), ``|`` included."""
     cols = [table.index.name or "", *map(str, table.columns)]
-    esc = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+    esc = lambda v: md_text(v, block=False)  # noqa: E731
     lines = ["| " + " | ".join(map(esc, cols)) + " |", "|" + "---|" * len(cols)]
     for idx, row in zip(table.index, table.itertuples(index=False)):
         lines.append("| " + " | ".join(esc(v) for v in (idx, *row)) + " |")
