@@ -489,7 +489,60 @@ CASES: list[Case] = [
     Case("store-legacy", "a SQLite file whose runs table has another layout and no version", _store_legacy,
          ("legacy.sqlite",)),
     Case("not-a-store", "a text file given as the store", _not_a_store, ("notes.sqlite", "not a losslab store")),
+    # --- damaged stores and tampered data files (issue 21, items 12 and 15); builders defined below the list
+    Case("store-damaged-metrics", "a stored run whose metrics are not JSON", lambda t: _damaged_store(t, "metrics"),
+         ("damaged.sqlite", "law 'bernoulli', seed 0", "metrics column is not JSON", "retrain it")),
+    Case("store-damaged-arrays", "a stored run whose arrays blob is not an .npz", lambda t: _damaged_store(t, "arrays"),
+         ("damaged.sqlite", "law 'bernoulli', seed 0", "arrays blob is not an .npz archive", "retrain it")),
+    Case("store-other-layout", "a store of this schema version whose runs table lacks a column", lambda t: _other_layout_store(t),
+         ("other-layout.sqlite", "table runs has columns", "use a new --store file")),
+    Case("cifar-tampered-pickle", "a CIFAR-10 tarball whose pickle names os.system, loaded with verify=False",
+         lambda t: _tampered_cifar(t), ("test_batch", "names os.system", "fetch('cifar10h-catdog')")),
 ]
+
+
+def _damaged_store(t: Path, column: str):
+    """A store of one finished run whose ``column`` was overwritten (a crash of another program, a bad disk)."""
+    p, store = _csv(t), str(t / "damaged.sqlite")
+    ll.compare(p, target="score", laws=["bernoulli"], seeds=1, epochs=1, model="linear", store=store)
+    con = sqlite3.connect(store)
+    with con:
+        con.execute(f"UPDATE runs SET {column}=?", ("{" if column == "metrics" else b"garbage",))
+    con.close()
+    return (lambda: ll.experiment.load_result(store)), ["report", store]
+
+
+def _other_layout_store(t: Path):
+    path = t / "other-layout.sqlite"
+    ll.experiment.Store(path).close()
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("ALTER TABLE runs DROP COLUMN arrays")
+    con.close()
+    return (lambda: ll.experiment.Store(path)), ["report", str(path)]
+
+
+def _tampered_cifar(t: Path):
+    import io
+    import tarfile
+
+    cache = t / "cache"
+    (cache / "cifar10h").mkdir(parents=True)
+    (cache / "cifar10").mkdir()
+    for name in ("probs", "counts"):
+        np.save(cache / "cifar10h" / f"cifar10h-{name}.npy", np.zeros((2, 10)))
+    payload = b"(dp0\nS'data'\np1\ncos\nsystem\np2\n(S'true'\np3\ntp4\nRp5\ns."  # unpickled, it runs a shell command
+    with tarfile.open(cache / "cifar10" / "cifar-10-python.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+
+    def call():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("LOSSLAB_DATA", str(cache))
+            return ll.data.load("cifar10h-catdog", verify=False)
+
+    return call, None
 
 
 # ----------------------------------------------------------------------------- runners
