@@ -259,3 +259,156 @@ def test_progress_keeps_a_bar_per_run_when_two_seeds_of_a_law_train_at_once():
     for done, seed in enumerate((0, 1, 2), start=2):
         prog({"event": "run_end", "law": "zoib", "seed": seed, "status": "ok", "cached": False, "done": done, "total": 5})
     assert set(prog.bars) == {("bernoulli", 1)}
+
+
+# ------------------------------------------------------------------------------ training options
+def test_compare_passes_the_training_options_to_the_library(csv_path, tmp_path):
+    out = tmp_path / "opts"
+    res = runner.invoke(app, ["compare", str(csv_path), "--target", "score", "--laws", "bernoulli", "--out", str(out), "--quiet",
+                              "--seeds", "2", "--epochs", "2", "--lr", "0.01", "--batch-size", "16", "--test", "0.3", "--val", "0.25",
+                              "--device", "cpu", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((out / "results.json").read_text())["config"]
+    assert cfg["train"]["lr"] == 0.01 and cfg["train"]["batch_size"] == 16 and cfg["train"]["epochs"] == 2
+    assert cfg["test"] == 0.3 and cfg["val"] == 0.25 and cfg["device"] == "cpu" and cfg["seeds"] == [0, 1]
+
+
+def test_cli_defaults_are_the_librarys():
+    # The command's defaults must not drift from ll.compare's (demo keeps its own, shorter seeds and epochs).
+    import inspect
+
+    import typer.main
+
+    import losslab as ll
+
+    lib = inspect.signature(ll.compare).parameters
+    params = {p.name: p.default for p in typer.main.get_command(app).commands["compare"].params}
+    for name in ("seeds", "epochs", "lr", "batch_size", "test", "val"):
+        assert float(params[name]) == lib[name].default, name
+    assert params["device"] == lib["device"].default
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--lr", "0"], "--lr 0; expected a positive step size"),
+        (["--lr", "abc"], "--lr abc; expected a positive step size"),
+        (["--lr", "nan"], "--lr nan; expected a positive step size"),
+        (["--lr", "inf"], "--lr inf; expected a positive step size"),
+        (["--batch-size", "0"], "--batch-size 0; expected a whole number"),
+        (["--batch-size", "1.5"], "--batch-size 1.5; expected a whole number"),
+        (["--epochs", "0"], "--epochs 0; expected a whole number of epochs"),
+        (["--epochs", "2.5"], "--epochs 2.5; expected a whole number of epochs"),
+        (["--seeds", "-1"], "--seeds -1; expected a whole number of seeds"),
+        (["--test", "0"], "--test 0; expected a fraction of the rows between 0 and 1"),
+        (["--test", "1"], "--test 1; expected a fraction"),
+        (["--val", "-0.1"], "--val -0.1; expected a fraction"),
+        (["--val", "0.5", "--test", "0.5"], "--val 0.5 and --test 0.5 leave no rows for training"),
+        (["--workers", "0"], "--workers 0; expected a positive whole number"),
+        (["--device", "bogus"], "--device bogus is not a device name; available here: auto, cpu"),
+        (["--device", "cuda:99"], "--device cuda:99, but"),
+    ],
+)
+def test_bad_option_values_exit_2_with_one_line_in_the_commands_syntax(csv_path, tmp_path, extra, message):
+    res = runner.invoke(app, ["compare", str(csv_path), "--target", "score", "--out", str(tmp_path / "o"), "--quiet", *extra])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], res.output
+    assert "Traceback" not in res.output and "lr=" not in res.output and "device=" not in res.output
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_demo_takes_the_device_and_checks_it(tmp_path):
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--device", "bogus", "--quiet"])
+    assert res.exit_code == 2 and "--device bogus is not a device name" in res.output, res.output
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--epochs", "x", "--quiet"])
+    assert res.exit_code == 2 and "--epochs x; expected" in res.output, res.output
+
+
+def test_library_device_errors_name_the_device_and_what_is_available():
+    import torch
+
+    import losslab as ll
+    from losslab.experiment import resolve_device
+
+    here = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    missing = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+    for device in ("bogus", missing, 3):
+        with pytest.raises(ll.LosslabError) as info:
+            resolve_device(device)
+        msg = str(info.value)
+        assert "\n" not in msg and f"device={device!r}" in msg and all(name in msg for name in here), msg
+    # and through ll.compare, before any training
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(ll.LosslabError, match=r"device='bogus' is not a device name; available here: auto, cpu"):
+        ll.compare((X, 1 / (1 + np.exp(-X[:, 0]))), laws=["bernoulli"], seeds=1, epochs=1, device="bogus")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+# ------------------------------------------------------------------------------ report: which comparison
+def _compare(csv_path, store, tmp_path, *extra):
+    res = runner.invoke(app, ["compare", str(csv_path), "--target", "score", "--store", str(store), "--out", str(tmp_path / "o"),
+                              "--quiet", "--model", "linear", *extra])
+    assert res.exit_code == 0, res.output
+    return res.output.split("comparison ")[-1].split(")")[0]  # the id the command prints
+
+
+def test_report_picks_among_the_comparisons_of_a_store(csv_path, tmp_path):
+    store = tmp_path / "s.sqlite"
+    # Two comparisons: the same data, other settings (--epochs), so the store keys them apart.
+    first = _compare(csv_path, store, tmp_path, "--laws", "bernoulli,sigmoid-mse", "--seeds", "2", "--epochs", "2")
+    second = _compare(csv_path, store, tmp_path, "--laws", "bernoulli", "--seeds", "3", "--epochs", "3")
+    assert len(first) == len(second) == 12 and first != second
+
+    listing = runner.invoke(app, ["report", str(store), "--list", "--out", str(tmp_path / "none")])
+    assert listing.exit_code == 0, listing.output
+    assert first in listing.stdout and second in listing.stdout and "--epochs 2" in listing.stdout and "--epochs 3" in listing.stdout
+    assert not (tmp_path / "none").exists()  # --list writes no report
+
+    # Without --comparison: the latest, said on stderr with the other one to pick.
+    res = runner.invoke(app, ["report", str(store), "--out", str(tmp_path / "latest")])
+    assert res.exit_code == 0, res.output
+    payload = json.loads((tmp_path / "latest" / "results.json").read_text())
+    assert payload["config"]["train"]["epochs"] == 3 and payload["config"]["seeds"] == [0, 1, 2]
+    assert "holds 2 comparisons; reporting the latest" in res.stderr and first in res.stderr and second in res.stderr
+    assert "--comparison ID" in res.stderr
+
+    # --comparison with a prefix of the older one's id.
+    res = runner.invoke(app, ["report", str(store), "--comparison", first[:6], "--out", str(tmp_path / "older")])
+    assert res.exit_code == 0, res.output
+    payload = json.loads((tmp_path / "older" / "results.json").read_text())
+    assert payload["config"]["train"]["epochs"] == 2 and payload["config"]["seeds"] == [0, 1]
+    assert sorted(payload["config"]["laws"]) == [["bernoulli", {}], ["sigmoid-mse", {}]]
+    assert "reporting the latest" not in res.stderr
+
+    res = runner.invoke(app, ["report", str(store), "--comparison", "zz", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "--comparison zz" in res.output and first in res.output and second in res.output, res.output
+
+
+def test_an_ambiguous_comparison_prefix_is_refused():
+    from losslab.cli import LosslabError, _pick
+
+    comps = [{"key": k, "id": k[:12]} for k in ("ab12" + "0" * 60, "ab34" + "0" * 60)]
+    assert _pick(comps, "AB3", Path("s.sqlite"))["key"].startswith("ab34")  # a prefix, any case
+    with pytest.raises(LosslabError, match=r"--comparison ab matches 2 comparisons \(ab1200000000, ab3400000000\)"):
+        _pick(comps, "ab", Path("s.sqlite"))
+
+
+def test_report_says_which_runs_of_the_store_it_leaves_out(csv_path, tmp_path):
+    # The example: the same data and settings, other laws and seeds, one store. The second command's runs
+    # join the first's comparison; the report must not pass over them in silence.
+    store = tmp_path / "s.sqlite"
+    first = _compare(csv_path, store, tmp_path, "--laws", "bernoulli,sigmoid-mse", "--seeds", "2", "--epochs", "2")
+    second = _compare(csv_path, store, tmp_path, "--laws", "bernoulli,continuous-bernoulli", "--seeds", "3", "--epochs", "2")
+    assert first == second
+    res = runner.invoke(app, ["report", str(store), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    reported = json.loads((tmp_path / "r" / "results.json").read_text())["config"]
+    recorded = {law for law, _ in reported["laws"]}
+    stored = {("bernoulli", s) for s in range(3)} | {("sigmoid-mse", s) for s in range(2)} | {("continuous-bernoulli", s) for s in range(3)}
+    left_out = sorted((law, s) for law, s in stored if law not in recorded or s not in reported["seeds"])
+    assert left_out, "the store's recorded grid now covers every run: this test's premise changed"
+    note = " ".join(res.stderr.split())
+    assert "the store also holds runs of it outside them" in note, res.stderr
+    for law in {law for law, _ in left_out}:
+        assert law in note.split("outside them")[1], (law, note)

@@ -309,11 +309,9 @@ def test_a_comparison_runs_with_a_custom_trunk():
     assert res.config.model == "small_resnet"
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "experiment.trainer.can_batch lets BatchNorm trunks train as vmapped replicas, where torch refuses to update "
-    "unbatched running statistics; on a GPU replicas='auto' takes that path. Remove this mark once can_batch says no."))
 def test_a_custom_trunk_with_batchnorm_runs_as_replicas():
-    # replicas=True on the CPU takes the path replicas='auto' takes on a GPU (vmap over functional_call).
+    # replicas=True on the CPU takes the path replicas='auto' takes on a GPU (vmap over functional_call), where
+    # torch refuses to update BatchNorm's unbatched running statistics: such trunks must train one at a time.
     rng = np.random.default_rng(1)
     X = rng.uniform(size=(40, 1, 6, 6)).astype("float32")
     y = X[:, 0].mean(axis=(1, 2))

@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad usage or bad input (one line naming the culprit;
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import time
@@ -158,14 +159,28 @@ def _saved_runs(store_path: Path, since: float, prog: _GridProgress) -> int:
     return max(prog.saved, len(mine))
 
 
-def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str], seeds: int, model: str, epochs: int,
+def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str], seeds: str, model: str, epochs: str,
                  target: Optional[str], features: Optional[str], trials: Optional[str], metric: str, quiet: bool, command: str,
-                 workers: str = "auto") -> None:
+                 workers: str = "auto", *, device: str = "auto", lr: Optional[str] = None, batch_size: Optional[str] = None,
+                 test: Optional[str] = None, val: Optional[str] = None) -> None:
     from .experiment import compare
     from .report import write_report
 
-    if seeds < 1:
-        raise LosslabError(f"--seeds {seeds}; expected a positive number of seeds (1 or more)")
+    # Every option is checked here, in the command's own syntax, before any data is read or any run trains.
+    n_seeds = _whole("--seeds", seeds, "a whole number of seeds, 1 or more")
+    train_kwargs: dict[str, Any] = {"epochs": _whole("--epochs", epochs, "a whole number of epochs, 1 or more")}
+    if lr is not None:
+        train_kwargs["lr"] = _positive("--lr", lr, "a positive step size, e.g. --lr 3e-3")
+    if batch_size is not None:
+        train_kwargs["batch_size"] = _whole("--batch-size", batch_size, "a whole number of rows per minibatch, 1 or more")
+    for option, text, key in (("--test", test, "test"), ("--val", val, "val")):
+        if text is not None:
+            train_kwargs[key] = _fraction(option, text)
+    if train_kwargs.get("val", 0.0) + train_kwargs.get("test", 0.0) >= 1:
+        raise LosslabError(
+            f"--val {val} and --test {test} leave no rows for training; expected --val + --test below 1, e.g. --val 0.15 --test 0.2"
+        )
+    train_kwargs["device"] = _check_device(device)
     n_workers = _parse_workers(workers)
     read_kwargs: dict[str, Any] = {}
     if target is not None:
@@ -185,8 +200,8 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
     try:
         with prog:
             result = compare(
-                data, laws=_split_list(laws), seeds=seeds, model=model, epochs=epochs, store=str(store_path),
-                primary_metric=metric, progress=prog, workers=n_workers, **read_kwargs,
+                data, laws=_split_list(laws), seeds=n_seeds, model=model, store=str(store_path),
+                primary_metric=metric, progress=prog, workers=n_workers, **train_kwargs, **read_kwargs,
             )
     except KeyboardInterrupt:
         # compare() writes each run to the store the moment it ends, so stopping here loses only the run in progress.
@@ -197,11 +212,72 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
     rec = result.recommend()
     console.print(f"[bold green]Recommended law: {rec.law}[/bold green]", highlight=False)
     console.print(rec.reason, highlight=False, soft_wrap=True)
-    console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path})", highlight=False, soft_wrap=True)
+    key = next((r["comparison"] for r in result.runs if r.get("comparison")), None)
+    which = f", comparison {key[:_ID]}" if key else ""
+    console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path}{which})", highlight=False, soft_wrap=True)
+
+
+def _shown(text: str) -> str:
+    """An option's value as the user would type it (quoted if it holds spaces or is empty)."""
+    return shlex.quote(text)
+
+
+def _whole(option: str, text: str, expected: str) -> int:
+    """``text`` as a whole number of 1 or more, else a one-line error naming ``option``."""
+    try:
+        n = int(text.strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise LosslabError(f"{option} {_shown(text)}; expected {expected}")
+    return n
+
+
+def _positive(option: str, text: str, expected: str) -> float:
+    """``text`` as a finite number above 0, else a one-line error naming ``option``."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not (math.isfinite(x) and x > 0):
+        raise LosslabError(f"{option} {_shown(text)}; expected {expected}")
+    return x
+
+
+def _fraction(option: str, text: str) -> float:
+    """``text`` as a fraction of the rows strictly between 0 and 1, else a one-line error naming ``option``."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not 0 < x < 1:
+        example = "0.2" if option == "--test" else "0.15"
+        raise LosslabError(f"{option} {_shown(text)}; expected a fraction of the rows between 0 and 1, e.g. {option} {example}")
+    return x
+
+
+def _check_device(device: str) -> str:
+    """``device`` if this machine has it; else the library's one-line message, in the command's syntax."""
+    from .experiment import resolve_device
+
+    try:
+        resolve_device(device)
+    except LosslabError as e:
+        msg, prefix = str(e), f"device={device!r}"
+        raise LosslabError(f"--device {_shown(device)}{msg[len(prefix):]}" if msg.startswith(prefix) else msg) from None
+    return device
 
 
 def _parse_workers(workers: str) -> int | str:
     if workers == "auto":
+        return workers
+    if workers == "ray" or workers.startswith("ray:"):  # Ray tasks: "ray" or "ray:N", N CPUs per task
+        from .experiment.workers import ray_cpus
+
+        try:
+            ray_cpus(workers)
+        except LosslabError:
+            raise LosslabError(f"--workers {workers}; expected ray, or ray:N with N, the CPUs of each Ray task, a positive whole number") from None
         return workers
     try:
         n = int(workers)
@@ -212,7 +288,15 @@ def _parse_workers(workers: str) -> int | str:
     return n
 
 
-WORKERS_HELP = "Processes training runs side by side on the CPU: a number, or auto (one per physical core for CNNs, whose seeds train one at a time, in grids big enough to repay the workers' start; one per two logical CPUs for MLPs)."
+#: the training options' help, shared by demo and compare; their defaults are the library's (tests/test_cli.py checks)
+SEEDS_HELP = "Seeds per law: a whole number, 1 or more."
+EPOCHS_HELP = "Maximum epochs per run (early stopping on the validation NLL ends most runs sooner)."
+DEVICE_HELP = "Where to train: auto (a CUDA GPU, then Apple MPS, then the CPU), cpu, cuda, cuda:1, mps."
+LR_HELP = "Adam's step size."
+BATCH_HELP = "Rows per minibatch."
+TEST_HELP = "Fraction of the rows held out for the test metrics (data sets with their own splits keep them)."
+VAL_HELP = "Fraction of the rows held out for early stopping (data sets with their own splits keep them)."
+WORKERS_HELP = "Processes training runs side by side on the CPU: a number, or auto (one per physical core for CNNs, whose seeds train one at a time, in grids big enough to repay the workers' start; one per two logical CPUs for MLPs), or ray (ray:N: N CPUs per task) for Ray tasks on the cluster at RAY_ADDRESS, else a local one."
 
 
 def _command_line() -> str:
@@ -222,14 +306,19 @@ def _command_line() -> str:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("losslab-out"), "--out", help="Folder for the report and the run store."),
-    seeds: int = typer.Option(3, "--seeds", help="Seeds per law."),
-    epochs: int = typer.Option(60, "--epochs", help="Maximum epochs per run (early stopping ends most runs sooner)."),
+    seeds: str = typer.Option("3", "--seeds", metavar="INTEGER", help=SEEDS_HELP),
+    epochs: str = typer.Option("60", "--epochs", metavar="INTEGER", help=EPOCHS_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
 ) -> None:
-    """Compare the default laws on the embedded data set (digits-inpaint) and write the report."""
+    """Compare the default laws on the embedded data set (digits-inpaint) and write the report.
+
+    For the other training options (--lr, --batch-size, --test, --val, --laws, --model) run
+    `losslab compare digits-inpaint`.
+    """
     _guard(lambda: _run_compare("digits-inpaint", out, None, None, seeds, "auto", epochs, None, None, None, "mean_squared_error", quiet,
-                                _command_line(), workers))
+                                _command_line(), workers, device=device))
 
 
 @app.command("compare")
@@ -239,17 +328,25 @@ def compare_cmd(
     features: Optional[str] = typer.Option(None, "--features", help="Feature columns, comma-separated (default: all others)."),
     trials: Optional[str] = typer.Option(None, "--trials", help="Column with the number of trials n of k/n labels."),
     laws: Optional[str] = typer.Option(None, "--laws", help="Laws, comma-separated (default: suggested from the labels); options as name:key=value;key=value."),
-    seeds: int = typer.Option(5, "--seeds", help="Seeds per law."),
+    seeds: str = typer.Option("5", "--seeds", metavar="INTEGER", help=SEEDS_HELP),
     model: str = typer.Option("auto", "--model", help="auto, mlp, cnn, cnn-small or linear."),
-    epochs: int = typer.Option(200, "--epochs", help="Maximum epochs per run."),
+    epochs: str = typer.Option("200", "--epochs", metavar="INTEGER", help=EPOCHS_HELP),
+    lr: str = typer.Option("3e-3", "--lr", metavar="FLOAT", help=LR_HELP),
+    batch_size: str = typer.Option("128", "--batch-size", metavar="INTEGER", help=BATCH_HELP),
+    test: str = typer.Option("0.2", "--test", metavar="FLOAT", help=TEST_HELP),
+    val: str = typer.Option("0.15", "--val", metavar="FLOAT", help=VAL_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     metric: str = typer.Option("mean_squared_error", "--metric", help="The metric the recommendation ranks by."),
     out: Path = typer.Option(Path("losslab-out"), "--out", help="Folder for the report."),
-    store: Optional[Path] = typer.Option(None, "--store", help="SQLite run store (default OUT/runs.sqlite); re-running resumes from it."),
+    store: Optional[Path] = typer.Option(
+        None, "--store", help="SQLite run store (default OUT/runs.sqlite); re-running resumes from it; `losslab report STORE` rebuilds the report."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
 ) -> None:
     """Train the same model under each law and seed on DATA, then recommend a loss with evidence."""
-    _guard(lambda: _run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, _command_line(), workers))
+    _guard(lambda: _run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, _command_line(), workers,
+                                device=device, lr=lr, batch_size=batch_size, test=test, val=val))
 
 
 @app.command()
@@ -317,22 +414,118 @@ def laws(name: Optional[str] = typer.Argument(None, help="A law's name for its d
     _guard(run)
 
 
+_ID = 12  # hex digits of a comparison's key shown as its id (any unique prefix selects it)
+
+
+def _comparisons(st: Any) -> list[dict[str, Any]]:
+    """The store's comparisons, oldest first, each with its id, date, data, recorded grid and the runs the store holds."""
+    from .experiment import law_label
+
+    rows = []
+    for c in st.comparisons():
+        cfg, data = c["config"], c["config"].get("data") or {}
+        labels = [law_label(n, o) for n, o in cfg.get("laws", [])]
+        seeds = [int(s) for s in cfg.get("seeds", [])]
+        held = sorted({(r["law"], int(r["seed"])) for r in st.runs(c["key"])})
+        rows.append({
+            "key": c["key"], "id": c["key"][:_ID], "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(c["created"])),
+            "data": str(data.get("name", "?")), "n": data.get("n"), "laws": labels, "seeds": seeds, "held": held,
+            "outside": [(law, s) for law, s in held if law not in labels or s not in seeds], "settings": _settings(cfg),
+        })
+    return rows
+
+
+def _settings(cfg: dict[str, Any]) -> str:
+    """The settings that tell two comparisons of one data set apart, in the command's words."""
+    train = cfg.get("train") or {}
+    parts = [f"--model {cfg.get('model', '?')}"]
+    for key, option in (("epochs", "--epochs"), ("lr", "--lr"), ("batch_size", "--batch-size")):
+        if key in train:
+            parts.append(f"{option} {train[key]:g}")
+    for key in ("val", "test"):
+        if key in cfg:
+            parts.append(f"--{key} {cfg[key]:g}")
+    return " ".join(parts)
+
+
+def _describe(c: dict[str, Any]) -> str:
+    rows = f" ({c['n']} rows)" if c["n"] is not None else ""
+    return f"{c['id']}  {c['date']}  {c['data']}{rows}  laws {', '.join(c['laws'])}  seeds {_seed_text(c['seeds'])}  {c['settings']}"
+
+
+def _seed_text(seeds: list[int]) -> str:
+    """``0-4`` for consecutive seeds, else the list."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def _pick(comps: list[dict[str, Any]], wanted: str, store: Path) -> dict[str, Any]:
+    """The comparison whose key starts with ``wanted``; a one-line error when none or several do."""
+    prefix = wanted.strip().lower()
+    found = [c for c in comps if prefix and c["key"].startswith(prefix)]
+    if len(found) == 1:
+        return found[0]
+    ids = ", ".join(c["id"] for c in (found or comps))
+    if not found:
+        raise LosslabError(f"--comparison {_shown(wanted)}: store {str(store)!r} has no comparison with that id; its ids: {ids} (losslab report STORE --list)")
+    raise LosslabError(f"--comparison {_shown(wanted)} matches {len(found)} comparisons ({ids}); give more of the id")
+
+
+def _outside_note(c: dict[str, Any]) -> str:
+    """A line on the runs of a comparison that its recorded grid leaves out (and so the report does)."""
+    by_law: dict[str, list[int]] = {}
+    for law, seed in c["outside"]:
+        by_law.setdefault(law, []).append(seed)
+    listing = "; ".join(f"{law} seed{'s' if len(s) > 1 else ''} {_seed_text(s)}" for law, s in by_law.items())
+    return (
+        f"note: the report covers comparison {c['id']}'s recorded laws ({', '.join(c['laws'])}) and seeds ({_seed_text(c['seeds'])}); "
+        f"the store also holds runs of it outside them, from a `losslab compare` on the same data and settings with other "
+        f"--laws or --seeds: {listing}"
+    )
+
+
 @app.command()
 def report(
     store: Path = typer.Argument(..., help="A run store written by `losslab compare`."),
     out: Path = typer.Option(Path("losslab-out"), "--out", help="Folder for the report."),
+    comparison: Optional[str] = typer.Option(
+        None, "--comparison", metavar="ID", help="The comparison to report, by its id or a unique prefix of it (default: the latest; --list shows them)."
+    ),
+    list_: bool = typer.Option(False, "--list", help="List the store's comparisons (id, date, data, laws, seeds) and write no report."),
 ) -> None:
-    """Rebuild a report from a run store (the latest comparison in it)."""
+    """Rebuild a report from a run store: the latest comparison in it, or the one --comparison names."""
 
     def run() -> None:
-        from .experiment import load_result
+        from .experiment import Store, load_result
         from .report import write_report
 
         if not store.exists():
             raise LosslabError(f"store {str(store)!r} does not exist")
-        result = load_result(store)
-        paths = write_report(result, out)
-        console.print(f"report: {paths['html']}", highlight=False)
+        with Store(store) as st:
+            comps = _comparisons(st)
+            if not comps:
+                raise LosslabError(f"store {str(store)!r} holds no comparison yet; `losslab compare DATA --store {_shown(str(store))}` writes one")
+            if list_:
+                # Plain lines, one per comparison, never wrapped: ids stay whole and the output greps.
+                console.print(f"comparisons in {store}, oldest first (report one with --comparison ID):", highlight=False, markup=False, soft_wrap=True)
+                for c in comps:
+                    extra = f", {len(c['outside'])} outside its laws and seeds" if c["outside"] else ""
+                    console.print(f"  {_describe(c)}  ({len(c['held'])} runs{extra})", highlight=False, markup=False, soft_wrap=True)
+                return
+            chosen = comps[-1] if comparison is None else _pick(comps, comparison, store)
+            if comparison is None and len(comps) > 1:
+                others = "\n".join(f"  {_describe(c)}" for c in comps[:-1])
+                err.print(
+                    f"store {store} holds {len(comps)} comparisons; reporting the latest:\n  {_describe(chosen)}\nthe others:\n{others}\n"
+                    f"pick one with --comparison ID",
+                    highlight=False, markup=False, soft_wrap=True,
+                )
+            if chosen["outside"]:
+                err.print(_outside_note(chosen), highlight=False, markup=False, soft_wrap=True)
+            result = load_result(st, comparison=chosen["key"])
+            paths = write_report(result, out)
+        console.print(f"report: {paths['html']}  (comparison {chosen['id']})", highlight=False, soft_wrap=True)
 
     _guard(run)
 
