@@ -42,6 +42,7 @@ import losslab as ll
 from losslab.data import from_arrays
 from losslab.experiment.compare import ComparisonResult, law_label, parse_law_spec
 from losslab.laws import law_class
+from losslab.report.write import markdown_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,19 +229,9 @@ def summarise(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     return pd.DataFrame(rates), dist, pd.DataFrame(misses)
 
 
-def _md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False) -> str:
-    """A GitHub markdown table (no tabulate dependency)."""
-    d = df.reset_index() if index else df
-    cols = [str(c) for c in d.columns]
-
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "–" if not math.isfinite(v) else format(v, floatfmt)
-        return str(v)
-
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in d.itertuples(index=False)]
-    return "\n".join(lines)
+def _four(v: float) -> str:
+    """A distance as the tables show it: four decimals, – where the law was not a candidate."""
+    return "–" if not math.isfinite(v) else f"{v:.4f}"
 
 
 def _clamp_sentence(df: pd.DataFrame) -> str:
@@ -288,14 +279,14 @@ def write_outputs(df: pd.DataFrame, out: Path, args: argparse.Namespace, seconds
         "",
         "## Recovery rates",
         "",
-        _md(rates),
+        markdown_table(rates.set_index("generating law")),
         "",
         "## Distance to the true conditional mean",
         "",
         "RMSE of each law's mean prediction against `E[y|x]` on the test rows (each row once), mean over draws; "
         "– where the law is not a candidate for that generator.",
         "",
-        _md(dist_t, ".4f", index=True),
+        markdown_table(dist_t.apply(lambda col: col.map(_four))),
         "",
         "## Candidate sets",
         "",
@@ -305,7 +296,7 @@ def write_outputs(df: pd.DataFrame, out: Path, args: argparse.Namespace, seconds
             kinds = ", ".join(f"{_label(x)} ({_kind(x)})" for x in s.laws)
             text.append(f"- **{s.name}** (`synthetic({s.generator!r}, **{s.options})`, truth `{_label(s.truth)}`): {kinds}")
     text += ["", "## Misses", ""]
-    text.append(_md(misses) if len(misses) else "None: the generating law was recommended or tied in every draw, by both rankings.")
+    text.append(markdown_table(misses.set_index("generating law")) if len(misses) else "None: the generating law was recommended or tied in every draw, by both rankings.")
     text += ["", "## Reading the results", ""]
     text += [
         "- *Nested laws tie, as they should.* `beta-binomial` contains `binomial` (precision → ∞) and `student-t` "

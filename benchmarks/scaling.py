@@ -13,6 +13,12 @@ the work per run is proportional to the rows and the timings measure the engine,
   times both, alternating.
 
 Sizes are timed in alternation (x1, x2, x4, x8, x1, ...), ``--reps`` rounds, medians and min-max.
+
+* ``--ray``: past one process. One grid (``--data``, default retinamnist's CNN grid where
+  ``LOSSLAB_DATA`` has it, else digits-inpaint's MLPs; ``--laws``, ``--seeds``, ``--epochs``
+  with no early stop) timed with ``workers=1`` (this process, torch's default threads) and
+  ``workers="ray"`` (tasks of one CPU each on a local cluster of ``--ray-cpus`` CPUs, started
+  once, untimed, and printed), alternating, ``--reps`` rounds after one untimed round of each.
 """
 
 from __future__ import annotations
@@ -76,7 +82,14 @@ def main(argv: list[str] | None = None) -> dict:
         "--one-at-a-time", action="store_true", help="also time replicas trained one after another (needs a switch in ll.compare)"
     )
     parser.add_argument("--quick", action="store_true", help="smoke mode: 200 rows, x1/x2, 1 and 2 seeds, 1 epoch, 1 repetition")
+    parser.add_argument("--ray", action="store_true", help="instead: one grid with workers=1 against workers='ray' on a local cluster")
+    parser.add_argument("--ray-cpus", type=int, default=2, help="--ray: CPUs of the local Ray cluster")
+    parser.add_argument("--data", default=None, help="--ray: the data set (default retinamnist if present, else digits-inpaint)")
+    parser.add_argument("--laws", default="bernoulli,sigmoid-mse,zoib,gaussian-hetero", help="--ray: the grid's laws")
+    parser.add_argument("--seeds", type=int, default=2, help="--ray: seeds per law")
     args = parser.parse_args(argv)
+    if args.ray:
+        return ray_main(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     factors = [int(s) for s in args.rows.split(",")]
@@ -115,6 +128,61 @@ def main(argv: list[str] | None = None) -> dict:
     for label in variants:
         out[f"replicas ({label})"] = _table(f"replicas: seeds of one law ({label})", replicas, times[label], "seeds")
     return out
+
+
+def _ray_data(name: str | None, quick: bool):
+    """``(data set, model)`` for ``--ray``: retinamnist's images and cnn-small where the data are present, else digits-inpaint's MLP."""
+    from .grid import defaults_for, quick_rows
+
+    if name is None:
+        try:
+            ds, name = ll.data.load("retinamnist"), "retinamnist"
+        except ll.LosslabError:
+            ds, name = ll.data.load("digits-inpaint"), "digits-inpaint"
+    else:
+        ds = ll.data.load(name)
+    model = defaults_for(name, ds)[0]
+    return (quick_rows(ds) if quick else ds), model
+
+
+def ray_main(args) -> dict:
+    """One grid, ``workers=1`` against ``workers="ray"`` on a local cluster of ``args.ray_cpus`` CPUs, alternating."""
+    import platform
+
+    import ray
+
+    from ._timing import time_pair
+
+    ds, model = _ray_data(args.data, args.quick)
+    epochs, reps = (1, 1) if args.quick else (args.epochs, args.reps)
+    kw = dict(laws=args.laws.split(","), seeds=args.seeds, model=model, epochs=epochs, patience=epochs, device="cpu")
+    t0 = time.perf_counter()
+    ray.init(address="local", num_cpus=args.ray_cpus, include_dashboard=False)
+    started = time.perf_counter() - t0
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}; "
+        f"torch {torch.__version__}, ray {ray.__version__}\n"
+        f"grid: {ds.name} ({len(ds)} rows), {model}, laws {kw['laws']}, {args.seeds} seeds, {epochs} epochs per run (no early stop)\n"
+        f"workers=1: this process, {torch.get_num_threads()} torch threads; workers='ray': a local cluster of {args.ray_cpus} CPUs, "
+        f"tasks of 1 CPU (1 torch thread); cluster start {started:.1f} s (untimed below)\n"
+        f"{reps} alternating round(s) after 1 untimed round of each"
+    )
+    results = {}
+
+    def run(workers):
+        return lambda: results.__setitem__(workers, ll.compare(ds, workers=workers, **kw))
+
+    t = time_pair(run(1), run("ray"), reps=reps, warmup=1)
+    ray.shutdown()
+    one, par = results[1], results["ray"]
+    same = all(a["metrics"] == b["metrics"] for a, b in zip(one.runs, par.runs))
+    print(f"  workers=1    median {t['a']:7.2f} s  (min-max {t['a_range'][0]:.2f}-{t['a_range'][1]:.2f})")
+    print(f"  workers=ray  median {t['b']:7.2f} s  (min-max {t['b_range'][0]:.2f}-{t['b_range'][1]:.2f})")
+    print(
+        f"  speed-up (workers=1 / workers=ray): {t['ratio']:.2f}x (paired rounds {t['ratio_range'][0]:.2f}-{t['ratio_range'][1]:.2f}); "
+        f"load average now {os.getloadavg()[0]:.1f}; metrics identical to the bit: {same}"
+    )
+    return {"ray": t, "cluster_start": started, "identical": same}
 
 
 if __name__ == "__main__":

@@ -205,3 +205,38 @@ def test_floor_ablation_quick():
     k = out["kernels"]
     floor = out["images_trained"] * sum(k.values()) + out["images_evaluated"] * (k["conv forward"] + k["pool forward"])
     assert math.isclose(out["floor"], floor, rel_tol=1e-12) and math.isclose(out["max_ratio"], out["naive"] / floor, rel_tol=1e-12)
+
+
+def test_guide_generator_quick_as_documented(tmp_path):
+    # docs/which-loss.md's generator, run the way its Regenerate section says, from another working directory.
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import markdown_it
+
+    from docs.build import which_loss
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "guide"
+    cmd = [sys.executable, str(root / "docs" / "build" / "which_loss.py"), "--quick", "--only", "digits", "--out", str(out), "--store", str(tmp_path / "guide.sqlite")]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = (out / "which-loss.md").read_text(encoding="utf-8")
+    assert "$" not in text and "\x00" not in text  # every placeholder filled, every empty block's line removed
+    for key in ("cifar", "concrete"):
+        assert f"*(The {key} comparison was not run in this generation.)*" in text
+    assert "RetinaMNIST's label" not in text
+    digits = next(case for case in which_loss.CASES if case.key == "digits")
+    table = text.split(f"`ll.compare('{digits.data}', model='{digits.model}'")[1].split("\n\n")[1]
+    assert [line.split(" | ")[0].lstrip("| ") for line in table.splitlines()[2:]] == [which_loss.short(law) for law in digits.laws]
+    # gaussian and sigmoid-mse have a fixed sigma = 1 (their default): coverage apart, with that spread
+    assert re.search(r"\(fixed σ = 1, not a fitted spread: `gaussian` [0-9.]+, `sigmoid-mse` [0-9.]+\)", text)
+    # the claims' tables, the digits comparison's, and the recovery study's (docs/evidence/recovery.csv is committed)
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
+    recovery = (root / "docs" / "evidence" / "recovery.csv").exists()
+    assert html.count("<table>") == 4 + recovery
+    assert "<strong>" in html.split("Point accuracy (MSE)")[0].rsplit("digits-inpaint (32", 1)[1]  # the best is bold
+    for name in ("soft-bce.png", "sigmoid-mse-gradient.png", "digits-reliability.png"):
+        assert (out / "img" / name).stat().st_size > 0

@@ -480,9 +480,9 @@ CASES: list[Case] = [
     Case("model-needs-images", "--model cnn with a table", _cnn_on_table, ("model='cnn'", "image inputs", "(2,)")),
     Case("unknown-model", "a misspelt model name", _unknown_model, ("'mpl'", "mlp")),
     Case("split-fractions", "val + test >= 1", _split_fractions, ("val + test = 1", "less than 1")),
-    Case("seeds-zero", "seeds = 0", _seeds_zero, ("seeds",), cli_expect=("--seeds 0", "positive")),
+    Case("seeds-zero", "seeds = 0", _seeds_zero, ("seeds",), cli_expect=("--seeds 0", "1 or more")),
     Case("seeds-not-integer", "seeds = 1.5", _seeds_not_integer, ("seeds", "1.5")),
-    Case("epochs-zero", "epochs = 0", _epochs_zero, ("epochs=0", "positive")),
+    Case("epochs-zero", "epochs = 0", _epochs_zero, ("epochs=0", "integer >= 1"), cli_expect=("--epochs 0", "1 or more")),
     Case("unknown-metric", "a misspelt --metric", _unknown_metric, ("'mean_squared_eror'", "mean_squared_error")),
     # --- stores
     Case("store-newer-version", "a run store written by another schema version", _store_version, ("old.sqlite", "schema version")),

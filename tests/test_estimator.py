@@ -186,6 +186,62 @@ def test_predict_dist_of_binomial_takes_trials():
         est.predict_dist(X)
 
 
+def _beta_data(n=400, seed=5):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    mu = special.expit(0.4 + X @ np.array([1.0, -0.6]))
+    return X, rng.beta(30 * mu, 30 * (1 - mu))
+
+
+def test_beta_median_and_interval_are_those_of_the_fitted_beta_laws():
+    X, y = _beta_data()
+    est = Regressor("beta", constant=("precision",)).fit(X, y)
+    d = est.predict_dist(X[:20])
+    a, b = d.concentration1.numpy(), d.concentration0.numpy()
+    # References: scipy.stats.beta's median and central interval at the fitted concentrations.
+    np.testing.assert_allclose(est.predict(X[:20], kind="median"), stats.beta.median(a, b), rtol=1e-9)
+    low, high = est.predict_interval(X[:20], level=0.9)
+    want_low, want_high = stats.beta.interval(0.9, a, b)
+    assert low.dtype == high.dtype == np.float64 and low.shape == high.shape == (20,)
+    np.testing.assert_allclose(low, want_low, rtol=1e-9)
+    np.testing.assert_allclose(high, want_high, rtol=1e-9)
+    np.testing.assert_allclose(est.predict_quantile(X[:20], 0.05), want_low, rtol=1e-9)
+    # the data were drawn from a beta regression of this form: the 90% intervals hold about 90% of the labels
+    low, high = est.predict_interval(X, level=0.9)
+    assert 0.85 <= np.mean((y >= low) & (y <= high)) <= 0.95
+
+
+def test_predict_interval_of_count_laws_takes_trials():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(60, 2))
+    n = rng.integers(1, 20, size=60).astype(float)
+    k = rng.binomial(n.astype(int), special.expit(X @ np.array([0.8, -0.4])))
+    est = Regressor("binomial").fit(X, k / n, trials=n)
+    low, high = est.predict_interval(X, level=0.8, trials=n)
+    p = special.expit(est.intercept_["logits"] + X @ est.coef_["logits"])
+    # Reference: scipy.stats.binom's central interval of k, divided by n.
+    want_low, want_high = stats.binom.interval(0.8, n, p)
+    np.testing.assert_allclose(low * n, want_low, atol=1e-9)
+    np.testing.assert_allclose(high * n, want_high, atol=1e-9)
+    with pytest.raises(LosslabError, match="predict_interval: law 'binomial' needs trials="):
+        est.predict_interval(X, level=0.8)
+
+
+def test_predict_interval_errors_are_one_line():
+    X, y = _beta_data(n=60)
+    est = Regressor("bernoulli").fit(X, y)
+    with pytest.raises(LosslabError) as exc:
+        est.predict_interval(X)
+    assert "\n" not in str(exc.value) and "Bernoulli(p) on {0, 1}" in str(exc.value) and "'beta'" in str(exc.value)
+    beta = Regressor("beta").fit(X, y)
+    for level in (0.0, 1.0, 1.5, float("nan"), "0.9"):
+        with pytest.raises(LosslabError, match="level=") as exc:
+            beta.predict_interval(X, level=level)
+        assert "\n" not in str(exc.value)
+    with pytest.raises(LosslabError, match="mean', 'median', 'mode'"):
+        beta.predict(X, kind="interp")
+
+
 def test_mlp_fits_a_nonlinear_function_better_than_a_linear_model():
     rng = np.random.default_rng(9)
     X = rng.uniform(-2, 2, size=(400, 1))

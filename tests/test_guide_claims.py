@@ -1,4 +1,4 @@
-"""The guide's mathematical claims (docs/which-loss.md, made by benchmarks/guide.py), checked against closed forms.
+"""The guide's mathematical claims (docs/which-loss.md, made by docs/build/which_loss.py), checked against closed forms.
 
 References, independent of the guide's code:
 * binary entropy from ``scipy.stats.entropy([y, 1 - y])`` (natural log);
@@ -14,7 +14,7 @@ import pytest
 import torch
 from scipy import optimize, special, stats
 
-from benchmarks import guide
+from docs.build import which_loss as guide
 
 YS = (0.1, 0.25, 0.5, 0.75, 0.9)
 
@@ -109,3 +109,81 @@ def test_log_of_sigmoid_underflow_point():
     assert edge - 0.011 <= u["z"] < edge
     # log sigmoid(z) = z - log1p(exp(z)), about z that far out: the fused kernel stays finite and exact.
     assert u["logsigmoid"] == pytest.approx(u["z"] - math.log1p(math.exp(u["z"])), abs=1e-4)
+
+
+# ----------------------------------------------------------------------------- the page around the claims
+def _claims():
+    return {
+        "soft": guide.soft_bce_curves(YS, n_grid=9999),
+        "n_grid": 9999,
+        "seed": guide.seed_example(),
+        "grad": guide.gradient_table(),
+        "grad_soft": guide.gradient_table(y=0.75),
+        "underflow": guide.log_sigmoid_underflow(),
+    }
+
+
+def test_guide_without_comparisons_quotes_the_claims_where_the_prose_says():
+    # A placeholder wired to the wrong value (or left unfilled) shows here: each number is checked in its
+    # sentence against the closed forms above, not against the generator's own dicts.
+    meta = {"threads": 1, "runs": 0, "train_minutes": 0.0, "total_minutes": 0.0}
+    text = guide.build_guide(_claims(), {}, None, meta)
+    assert "$" not in text and "\x00" not in text
+    assert text.startswith("# Which loss for my float labels?\n") and text.endswith("```\n")
+    for key in ("cifar", "digits", "concrete"):
+        assert f"*(The {key} comparison was not run in this generation.)*" in text
+    assert "RetinaMNIST's label" not in text and "*(docs/evidence/recovery.csv is missing" in text
+    y_true, y_pred = (0.2, 0.8, 0.5, 0.9), (0.4, 0.7, 0.6, 0.85)
+    by_hand = sum(bce(p, y) for p, y in zip(y_pred, y_true)) / 4
+    mse = sum((p - y) ** 2 for p, y in zip(y_pred, y_true)) / 4
+    as_logits = sum(bce(sigmoid(p), y) for p, y in zip(y_pred, y_true)) / 4
+    assert f"`nn.BCELoss` gives {by_hand:.4f};" in text
+    assert f"`nn.MSELoss` on the same numbers gives {mse:.4f}." in text
+    assert f"while passing the probabilities as logits gives {as_logits:.4f}." in text
+    for y in YS:  # the table's row for y: the argmin is y itself on this grid, the minimum is H(y)
+        h = float(stats.entropy([y, 1 - y]))
+        assert f"| {y:g} | {y:.4f} | {h:.6f} | {h:.6f} | {bce(0.999, y):.4f} |" in text
+    for z in (-10.0, 10.0):  # the gradient table: the ratio 2 s (1 - s) far out in the tails
+        s = sigmoid(z)
+        assert f"| {z:+g} | {s:.6g} | {s - 1:.4g} | {2 * (s - 1) * s * (1 - s):.4g} | {2 * s * (1 - s):.3g} |" in text
+
+
+def test_render_drops_empty_blocks_and_refuses_a_mismatch():
+    assert guide.render("a\n${b}\nc ${x}", {"b": [], "x": "1"}) == "a\nc 1"
+    assert guide.render("a\n${b}\nc ${x}", {"b": ["l1", ""], "x": "1"}) == "a\nl1\n\nc 1"
+    with pytest.raises(ValueError, match=r"no value for \['x'\]"):
+        guide.render("${x} ${y}", {"y": "1"})
+    with pytest.raises(ValueError, match=r"no placeholder for \['z'\]"):
+        guide.render("${x}", {"x": "1", "z": "2"})
+    with pytest.raises(ValueError, match="alone on its line"):
+        guide.render("a ${b}", {"b": []})
+
+
+def test_every_template_part_is_filled_by_the_generator():
+    # A part no code asks for is prose that silently left the page.
+    import inspect
+
+    source = inspect.getsource(guide)
+    for name in guide.template_parts():
+        if name.startswith("setting."):  # asked for as f"setting.{key}", one per comparison
+            assert name.partition(".")[2] in {case.key for case in guide.CASES}, name
+        else:
+            assert f'"{name}"' in source, name
+
+
+def test_cost_sentence_sets_every_fixed_spread_law_apart(tmp_path):
+    # laplace has a fixed scale as gaussian has a fixed sigma: its intervals are of an arbitrary width, so
+    # its coverage must be shown apart with the spread it was given. Laplace(b) has standard deviation
+    # b * sqrt(2) (closed form), so scale=0.5 gives 0.707; gaussian's default sigma is 1.
+    import losslab as ll
+
+    laws = ("laplace:scale=0.5", "gaussian", "laplace-hetero")
+    ds = ll.data.synthetic("gaussian-hetero", 150, seed=0)
+    result = ll.compare(ds, laws=list(laws), model="linear", seeds=2, epochs=2, device="cpu")
+    case = guide.Case("synthetic", "synthetic", "synthetic", "linear", laws, epochs=2, patience=2)
+    c = guide.case_numbers(case, result, tmp_path)
+    sentence = guide.cost_sentence(c)
+    fitted, _, fixed = sentence.partition("coverage of the central 90% predictive interval ")[2].partition("(fixed spreads, not fitted: ")
+    assert "`laplace-hetero`" in fitted and "`laplace(scale=0.5)`" not in fitted and "`gaussian`" not in fitted
+    assert f"`laplace(scale=0.5)` {result.table().loc['laplace(scale=0.5)', 'interval_coverage']:.2f} (σ = {0.5 * math.sqrt(2):.3g})" in fixed
+    assert "`gaussian`" in fixed and "(σ = 1)" in fixed

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,6 +50,9 @@ def test_readme_python_examples_run():
     # the README says the precision comes out near the one the labels were drawn with (40)
     assert 30 < est.constants_["precision"] < 50
     assert est.coef_["mean"].shape == (3,)
+    # the median and the 90% interval of each of the five labels: low < median < high, inside (0, 1)
+    low, high, median = envs[1]["low"], envs[1]["high"], est.predict(envs[1]["X"][:5], kind="median")
+    assert low.shape == high.shape == (5,) and bool(np.all((0 < low) & (low < median) & (median < high) & (high < 1)))
     # "Your own network": the ResNet trunk (no out_features, a 4-d output) trained under both laws and seeds
     custom = next(env for env in envs if "resnet_trunk" in env)
     result = custom["result"]

@@ -141,7 +141,7 @@ def test_html_report_renders_user_strings_as_text(hostile_report):
     page = paths["html"].read_text()
     parsed = _parse(page)
     allowed = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "span", "div", "br", "p", "table", "tr",
-               "th", "td", "b", "img", "ul", "li", "pre"}
+               "th", "td", "b", "strong", "img", "ul", "li", "pre"}
     for tag, attrs in parsed.tags:
         assert tag in allowed, (tag, attrs)
         assert not [a for a in attrs if a.startswith("on")], (tag, attrs)

@@ -162,8 +162,10 @@ def _saved_runs(store_path: Path, since: float, prog: _GridProgress) -> int:
 def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str], seeds: str, model: str, epochs: str,
                  target: Optional[str], features: Optional[str], trials: Optional[str], metric: str, quiet: bool, command: str,
                  workers: str = "auto", *, device: str = "auto", lr: Optional[str] = None, batch_size: Optional[str] = None,
-                 test: Optional[str] = None, val: Optional[str] = None) -> None:
+                 test: Optional[str] = None, val: Optional[str] = None, keep: str = "best", stream: bool = False,
+                 loader_workers: str = "auto") -> None:
     from .experiment import compare
+    from .experiment.predictor import KEEP, keep_models
     from .report import write_report
 
     # Every option is checked here, in the command's own syntax, before any data is read or any run trains.
@@ -182,6 +184,8 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
         )
     train_kwargs["device"] = _check_device(device)
     n_workers = _parse_workers(workers)
+    if keep not in KEEP:
+        raise LosslabError(f"--keep {_shown(keep)}; expected {', '.join(KEEP)} (the best model, every run's and each law's ensemble, or none)")
     read_kwargs: dict[str, Any] = {}
     if target is not None:
         read_kwargs["target"] = _split_list(target) if "," in target else target
@@ -189,6 +193,7 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
         read_kwargs["features"] = _split_list(features)
     if trials is not None:
         read_kwargs["trials"] = trials
+    data_arg = _streamed_data(data, stream, loader_workers, read_kwargs)
     # Pre-flight: an unwritable or full --out/--store folder fails here, in a second, not after hours of training.
     from .experiment.preflight import check_store_path, check_writable
 
@@ -200,7 +205,7 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
     try:
         with prog:
             result = compare(
-                data, laws=_split_list(laws), seeds=n_seeds, model=model, store=str(store_path),
+                data_arg, laws=_split_list(laws), seeds=n_seeds, model=model, store=str(store_path),
                 primary_metric=metric, progress=prog, workers=n_workers, **train_kwargs, **read_kwargs,
             )
     except KeyboardInterrupt:
@@ -208,13 +213,47 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
         n = _saved_runs(store_path, started, prog)
         err.print(f"stopped; {n} run{'' if n == 1 else 's'} saved in {store_path}, re-run to resume", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
-    paths = write_report(result, out, command=command)
+    models, notes = keep_models(result, out / "models", keep)
+    for note in notes:
+        err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    paths = write_report(result, out, command=command, models=models)
     rec = result.recommend()
     console.print(f"[bold green]Recommended law: {rec.law}[/bold green]", highlight=False)
     console.print(rec.reason, highlight=False, soft_wrap=True)
     key = next((r["comparison"] for r in result.runs if r.get("comparison")), None)
     which = f", comparison {key[:_ID]}" if key else ""
     console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path}{which})", highlight=False, soft_wrap=True)
+    if models:
+        first = next(iter(models.values()))
+        more = f" and {len(models) - 1} more in {first.parent}" if len(models) > 1 else ""
+        console.print(f"model: {first}{more}  (losslab predict {_shown(str(first))} DATA --out predictions.csv)", highlight=False, soft_wrap=True)
+
+
+def _streamed_data(data: str, stream: bool, loader_workers: str, read_kwargs: dict[str, Any]) -> Any:
+    """DATA as compare takes it: a torch Dataset for ``module:name`` (always streamed), else the text; ``--stream`` added to ``read_kwargs``."""
+    from .data.streaming import dataset_from_spec
+
+    if loader_workers != "auto":
+        try:
+            n = int(loader_workers)
+        except ValueError:
+            n = -1
+        if n < 0:
+            raise LosslabError(f"--loader-workers {_shown(loader_workers)}; expected a whole number of DataLoader workers, 0 or more, or auto")
+        read_kwargs["loader_workers"] = n
+    found = dataset_from_spec(data)  # path/to/file.py:name or package.module:name
+    if found is not None:
+        return found
+    if stream:
+        if not Path(data).expanduser().is_dir():
+            raise LosslabError(
+                f"--stream applies to an image folder, and {_shown(data)} is not a folder; a torch Dataset (DATA as file.py:name or "
+                f"module:name) is always streamed, and tables are read into memory"
+            )
+        read_kwargs["stream"] = True
+    elif "loader_workers" in read_kwargs:
+        raise LosslabError("--loader-workers applies to streamed data: add --stream (an image folder) or name a torch Dataset as DATA")
+    return data
 
 
 def _shown(text: str) -> str:
@@ -244,13 +283,15 @@ def _positive(option: str, text: str, expected: str) -> float:
     return x
 
 
-def _fraction(option: str, text: str) -> float:
-    """``text`` as a fraction of the rows strictly between 0 and 1, else a one-line error naming ``option``."""
+def _fraction(option: str, text: str, *, example: str | None = None) -> float:
+    """``text`` as a fraction strictly between 0 and 1, else a one-line error naming ``option``."""
     try:
         x = float(text)
     except ValueError:
         x = float("nan")
     if not 0 < x < 1:
+        if example is not None:  # not a fraction of the rows: a probability (--level)
+            raise LosslabError(f"{option} {_shown(text)}; expected a number between 0 and 1, e.g. {option} {example}")
         example = "0.2" if option == "--test" else "0.15"
         raise LosslabError(f"{option} {_shown(text)}; expected a fraction of the rows between 0 and 1, e.g. {option} {example}")
     return x
@@ -296,6 +337,7 @@ LR_HELP = "Adam's step size."
 BATCH_HELP = "Rows per minibatch."
 TEST_HELP = "Fraction of the rows held out for the test metrics (data sets with their own splits keep them)."
 VAL_HELP = "Fraction of the rows held out for early stopping (data sets with their own splits keep them)."
+KEEP_HELP = "Models to write into OUT/models: best (the recommended law's best seed on validation), all (every run's, and each law's ensemble) or none."
 WORKERS_HELP = "Processes training runs side by side on the CPU: a number, or auto (one per physical core for CNNs, whose seeds train one at a time, in grids big enough to repay the workers' start; one per two logical CPUs for MLPs), or ray (ray:N: N CPUs per task) for Ray tasks on the cluster at RAY_ADDRESS, else a local one."
 
 
@@ -323,7 +365,9 @@ def demo(
 
 @app.command("compare")
 def compare_cmd(
-    data: str = typer.Argument(..., help="A path (CSV, Parquet, npz, image folder with labels.csv) or a registry name."),
+    data: str = typer.Argument(
+        ..., help="A path (CSV, Parquet, npz, image folder with labels.csv), a registry name, or a torch Dataset as file.py:name or module:name (streamed)."
+    ),
     target: Optional[str] = typer.Option(None, "--target", help="Label column(s) of a table, comma-separated."),
     features: Optional[str] = typer.Option(None, "--features", help="Feature columns, comma-separated (default: all others)."),
     trials: Optional[str] = typer.Option(None, "--trials", help="Column with the number of trials n of k/n labels."),
@@ -343,10 +387,61 @@ def compare_cmd(
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
+    keep: str = typer.Option("best", "--keep", help=KEEP_HELP),
+    stream: bool = typer.Option(
+        False, "--stream", help="Decode an image folder in batches as training reads them, instead of all at once into memory (same numbers, one model at a time)."
+    ),
+    loader_workers: str = typer.Option("auto", "--loader-workers", help="DataLoader processes that read streamed data: a number (0: in this process) or auto."),
 ) -> None:
     """Train the same model under each law and seed on DATA, then recommend a loss with evidence."""
     _guard(lambda: _run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, _command_line(), workers,
-                                device=device, lr=lr, batch_size=batch_size, test=test, val=val))
+                                device=device, lr=lr, batch_size=batch_size, test=test, val=val, keep=keep, stream=stream,
+                                loader_workers=loader_workers))
+
+
+@app.command()
+def predict(
+    model_file: Path = typer.Argument(..., metavar="MODEL", help="A model file (.losslab) written by `losslab compare --keep` or Predictor.save."),
+    data: str = typer.Argument(..., help="Rows to predict: CSV, Parquet, npz, an image folder or a registry name; the target column may be absent."),
+    out: Path = typer.Option(Path("predictions.csv"), "--out", help="The CSV to write: one row per input row."),
+    level: str = typer.Option("0.9", "--level", metavar="FLOAT", help="Probability of the central prediction interval (columns <target>_low, <target>_high)."),
+    quantiles: Optional[str] = typer.Option(None, "--quantiles", help="Quantile levels, comma-separated, e.g. 0.1,0.5,0.9 (columns <target>_q<level>)."),
+    trials: Optional[str] = typer.Option(None, "--trials", help="For k/n laws (binomial, beta-binomial): the number of trials n, or the column holding it."),
+    id_column: Optional[str] = typer.Option(None, "--id", help="A column naming the rows, written first (default: a table's first column when the model does not use it)."),
+) -> None:
+    """Predict with a kept model: point, interval and (optionally) quantile columns for each row of DATA."""
+
+    def run() -> None:
+        from .experiment.predictor import load_model, predict_frame, read_inputs
+        from .experiment.preflight import check_writable
+
+        lvl = _fraction("--level", level, example="0.9")
+        qs = [_probability("--quantiles", q) for q in _split_list(quantiles)] if quantiles else []
+        check_writable(out.parent if str(out.parent) else Path("."), what="--out folder")
+        predictor = load_model(model_file)
+        inputs = read_inputs(data, predictor, trials=trials, id_column=id_column)
+        frame = predict_frame(predictor, inputs, level=lvl, quantiles=qs)
+        for note in frame.attrs.get("notes", []):
+            err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+        try:
+            frame.to_csv(out, index=False)
+        except OSError as e:
+            raise LosslabError(f"--out {_shown(str(out))} cannot be written ({e.strerror or e})") from None
+        console.print(f"predictions: {out}  ({len(frame)} rows; {predictor.label}, {'ensemble of ' if predictor.ensemble else ''}seed{'s' if predictor.ensemble else ''} "
+                      f"{', '.join(map(str, predictor.seeds))})", highlight=False, soft_wrap=True)
+
+    _guard(run)
+
+
+def _probability(option: str, text: str) -> float:
+    """``text`` as a probability in [0, 1], else a one-line error naming ``option``."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not 0 <= x <= 1:
+        raise LosslabError(f"{option}: {_shown(text)} is not a probability; expected numbers in [0, 1], comma-separated, e.g. {option} 0.1,0.5,0.9")
+    return x
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """``Regressor``: one model trained under one law, with the scikit-learn estimator interface.
 
 ``fit`` / ``predict`` / ``score`` as in scikit-learn, plus :meth:`Regressor.predict_dist`
-(the predictive ``torch.distributions.Distribution``) and :meth:`Regressor.log_score`
-(the mean log-likelihood of held-out labels). Every constructor argument is stored
+(the predictive ``torch.distributions.Distribution``), :meth:`Regressor.predict_interval`
+and :meth:`Regressor.predict_quantile` (prediction intervals and quantiles of each row's
+label) and :meth:`Regressor.log_score` (the mean log-likelihood of held-out labels). Every constructor argument is stored
 as given and checked only in ``fit``, so ``clone``, ``Pipeline``, ``cross_val_score``
 and ``GridSearchCV`` work as with any scikit-learn regressor.
 """
@@ -420,9 +421,47 @@ class Regressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------- predict
     def predict(self, X: Any, kind: str = "mean") -> np.ndarray:
-        """Point predictions ``(n,)`` (``(n, d)`` for vector laws): ``law.point(params, kind)``."""
+        """Point predictions ``(n,)`` (``(n, d)`` for vector laws): ``law.point(params, kind)``.
+
+        ``kind`` is one of ``law_.point_kinds``: ``"mean"``, and for most laws ``"median"``
+        (``beta``, ``zoib`` and the mixtures through the quantile at 1/2) and ``"mode"``.
+        """
         params = self._params(X)
         return self.law_.point(params, kind).detach().cpu().double().numpy()
+
+    def predict_interval(self, X: Any, level: float = 0.9, trials: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        r"""The central ``level`` prediction interval of each row's label: ``(low, high)``, float64 arrays ``(n,)``.
+
+        .. math:: \Big[F^{-1}\big(\tfrac{1 - l}{2}\big),\ F^{-1}\big(\tfrac{1 + l}{2}\big)\Big]
+
+        The quantiles of the fitted predictive law (``law.interval``): a calibrated model's
+        intervals hold about ``level`` of new labels (at least ``level`` for laws with atoms:
+        ``zoib``, ``binomial``, ``beta-binomial``, whose intervals are closed sets of atoms and
+        edges). ``(n, d)`` marginal intervals for ``mvn``. ``bernoulli`` (soft BCE) raises: it
+        is not a density over a float label. ``sigmoid-mse`` and ``gaussian`` give intervals
+        of the fixed width their ``sigma`` option sets.
+
+        Args:
+            X: features ``(n, features)``, as in :meth:`predict`.
+            level: the probability inside each interval, in (0, 1).
+            trials: for k-of-n laws, the number of trials of each row (a number or ``(n,)``):
+                the interval is of ``k / n``.
+        """
+        params = self._params(X)
+        with torch.no_grad():
+            low, high = self.law_.interval(params, level, trials=self._trials_for(trials, params, "predict_interval"))
+        return low.detach().cpu().double().numpy(), high.detach().cpu().double().numpy()
+
+    def predict_quantile(self, X: Any, q: Any, trials: Any = None) -> np.ndarray:
+        """The ``q``-quantile of each row's label, float64 ``(n,)`` (``(n, d)`` for ``mvn``): ``law.quantile``.
+
+        ``q`` is a probability in [0, 1], one number or one per row ``(n,)``; ``trials`` as in
+        :meth:`predict_interval`.
+        """
+        params = self._params(X)
+        with torch.no_grad():
+            out = self.law_.quantile(params, q, trials=self._trials_for(trials, params, "predict_quantile"))
+        return out.detach().cpu().double().numpy()
 
     def predict_dist(self, X: Any, trials: Any = None) -> torch.distributions.Distribution:
         """The predictive ``torch.distributions.Distribution`` of each row, batch shape ``(n,)``.
@@ -456,6 +495,14 @@ class Regressor(RegressorMixin, BaseEstimator):
         A = self._encoder.transform(X)
         Z = torch.as_tensor((A - self.x_mean_) / self.x_scale_, dtype=self._dtype, device=self._device)
         return self.law_.link(self.model_(Z))
+
+    def _trials_for(self, trials: Any, params: dict[str, torch.Tensor], what: str) -> torch.Tensor | None:
+        """``trials`` as a tensor for laws of k-of-n labels (required there), else None."""
+        if not self.law_.needs_trials:
+            return None
+        if trials is None:
+            raise LosslabError(f"{what}: law {self.law_.name!r} needs trials= (the number of trials of each row)")
+        return self._trials_tensor(trials, params)
 
     def _trials_tensor(self, trials: Any, params: dict[str, torch.Tensor]) -> torch.Tensor:
         t = np.asarray(trials, dtype=np.float64)

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 __all__ = [
     "positive",
     "positive_inv",
+    "sigmoid",
+    "cut_dead_gradient",
     "log_softplus",
     "logit",
     "softplus_inv",
@@ -44,13 +46,46 @@ def softplus_inv(x: torch.Tensor) -> torch.Tensor:
     return torch.where(big, x + torch.log1p(-torch.exp(-x)), torch.log(torch.expm1(safe)))
 
 
+def _dead_slope(dtype: torch.dtype) -> float:
+    """``r`` below which ``exp(r)`` is under the smallest subnormal number of ``dtype`` (-103.3 in float32).
+
+    There the slope of ``softplus`` (``sigmoid(r)``) and of ``sigmoid`` rounds to 0.
+    """
+    fi = torch.finfo(dtype)
+    return math.log(fi.tiny * fi.eps)
+
+
+def cut_dead_gradient(raw: torch.Tensor, dead: torch.Tensor) -> torch.Tensor:
+    """``raw`` with its gradient cut where ``dead`` (the link's slope there rounds to 0 anyway).
+
+    An NLL far outside its useful range can have an infinite derivative in a parameter (``z^2 / scale``
+    overflows) while the link's slope underflows to 0: the chain rule would give ``0 * inf = NaN``,
+    although the exact gradient is ``inf * e^-1e4``, zero to the dtype's precision. Detaching those
+    entries makes it 0 (``torch.where`` selects, it does not multiply). Only when a gradient is wanted.
+    """
+    if not raw.requires_grad:
+        return raw
+    return torch.where(dead, raw.detach(), raw)
+
+
 def positive(raw: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
     """``softplus(raw) + floor``: the GluonTS-style positive link.
 
     Linear for large ``raw`` (so no overflow at 1e4) and never below ``floor``;
-    the same floor applies at training and at prediction time.
+    the same floor applies at training and at prediction time. Where ``softplus``'s
+    slope underflows (``raw < -103`` in float32) the gradient is exactly 0, never NaN
+    (see :func:`cut_dead_gradient`).
     """
+    if raw.requires_grad:
+        raw = cut_dead_gradient(raw, raw < _dead_slope(raw.dtype))
     return F.softplus(raw) + floor
+
+
+def sigmoid(raw: torch.Tensor) -> torch.Tensor:
+    """``sigmoid(raw)`` whose gradient is exactly 0 (never NaN) where its slope underflows (``|raw| > 103`` in float32)."""
+    if raw.requires_grad:
+        raw = cut_dead_gradient(raw, raw.abs() > -_dead_slope(raw.dtype))
+    return torch.sigmoid(raw)
 
 
 def positive_inv(value: torch.Tensor | float, floor: float = 0.0) -> torch.Tensor:
@@ -106,7 +141,7 @@ class Link:
 
 
 IDENTITY = Link("identity", lambda r: r, lambda v: torch.as_tensor(v, dtype=torch.get_default_dtype()))
-SIGMOID = Link("sigmoid (logit link)", torch.sigmoid, logit)
+SIGMOID = Link("sigmoid (logit link)", sigmoid, logit)
 
 
 def bounded_sigmoid_link(max_logit: float) -> Link:

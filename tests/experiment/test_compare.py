@@ -153,3 +153,17 @@ def test_log_scores_of_different_likelihood_kinds_are_not_ranked(tmp_path):
     with pytest.raises(ll.LosslabError, match="not comparable"):
         res.recommend("log_score")
     assert res.recommend("mean_squared_error").law in ("bernoulli", "binomial")
+
+
+def test_the_latest_grid_on_a_store_is_the_one_read_back(tmp_path):
+    # Issue 21, item 3: two grids of one comparison (same data and settings, other laws and seeds) on one store;
+    # the store used to keep the first grid's laws and seeds, so the report silently showed the older grid.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.standard_t(4, size=80)).astype(np.float32)
+    path = str(tmp_path / "s.sqlite")
+    compare((X, y), laws=["gaussian", "laplace"], seeds=2, epochs=2, store=path)
+    second = compare((X, y), laws=["gaussian", "student-t"], seeds=3, epochs=2, store=path)
+    back = load_result(path)
+    assert back.laws == ["gaussian", "student-t"] and back.config.seeds == [0, 1, 2]
+    assert {(r["law"], r["seed"]) for r in back.runs} == {(r["law"], r["seed"]) for r in second.runs}

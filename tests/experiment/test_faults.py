@@ -440,7 +440,8 @@ class _Trunk(torch.nn.Module):
         h = torch.tanh(self.lin(x))
         if not self.training:
             self.validations += 1
-        elif bool(self.poisoned) and self.validations >= DIVERGE_AFTER:
+        # one validation pass precedes training (the untrained model's NLL, for the blow-up check), then one per epoch
+        elif bool(self.poisoned) and self.validations >= DIVERGE_AFTER + 1:
             h = h * float("nan")
         return h
 

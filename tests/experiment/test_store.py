@@ -91,9 +91,9 @@ def test_a_damaged_comparison_row_is_one_line_and_rewritten_by_a_rerun(tmp_path)
         assert "\n" not in str(info.value) and str(path) in str(info.value)
         st.put_comparison("cmp", {"laws": [["gaussian", {}]]})
         assert st.comparisons()[0]["config"] == {"laws": [["gaussian", {}]]}
-        # An intact record is kept as it was (first writer wins).
-        st.put_comparison("cmp", {"laws": "other"})
-        assert st.comparisons()[0]["config"] == {"laws": [["gaussian", {}]]}
+        # An intact record follows the grid last run (issue 21, item 3: its laws and seeds, not the first grid's).
+        st.put_comparison("cmp", {"laws": [["student-t", {}]]})
+        assert st.comparisons()[0]["config"] == {"laws": [["student-t", {}]]}
 
 
 @pytest.mark.parametrize("table", ["runs", "comparisons", "meta"])

@@ -159,6 +159,8 @@ def build() -> tuple[dict[str, np.ndarray], list[dict]]:
                 for key, v in params.items():
                     arrays[f"{name}/param/{key}"] = v.numpy()
                 for kind in law.point_kinds:
+                    if kind == "median" and type(law)._median is ll.laws.Law._median:
+                        continue  # the quantile at 1/2 (scipy): no Keras kernel, see LawLoss.point_kinds
                     arrays[f"{name}/point/{kind}"] = law.point(params, kind).numpy()
             if c["law"] == "binned":
                 arrays[f"{name}/targets"] = law.to_probs(y64).numpy()

@@ -200,10 +200,12 @@ def test_zoib_distribution_moments_sample_and_cdf():
     assert s.shape == (40000,) and bool(((s >= 0) & (s <= 1)).all())
     assert abs(float((s == 0).double().mean()) - pi[0]) < 0.01 and abs(float((s == 1).double().mean()) - pi[1]) < 0.01
     assert abs(float(s.mean()) - mean) < 0.01
-    with pytest.raises(NotImplementedError, match="incomplete beta"):
-        d.cdf(t(0.5))
-    with pytest.raises(NotImplementedError, match="incomplete beta"):
-        d.icdf(t(0.5))
+    # cdf: pi0 + pi_c I_y(a, b) inside, jumps at the atoms; icdf inverts it (scipy.stats.beta inside)
+    assert math.isclose(float(d.cdf(t(0.5))), pi[0] + pi[2] * stats.beta.cdf(0.5, 2.5, 4.0), rel_tol=1e-12)
+    assert float(d.cdf(t(0.0))) == pytest.approx(pi[0], rel=1e-12) and float(d.cdf(t(1.0))) == 1.0
+    q = pi[0] + pi[2] * 0.3
+    assert math.isclose(float(d.icdf(t(q))), stats.beta.ppf(0.3, 2.5, 4.0), rel_tol=1e-10)
+    assert float(d.icdf(t(pi[0] / 2))) == 0.0 and float(d.icdf(t(1 - pi[1] / 2))) == 1.0
     assert d.expand((3,)).log_prob(t(0.0, 0.5, 1.0)).shape == (3,)
 
 

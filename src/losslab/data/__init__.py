@@ -10,6 +10,7 @@
 from .dataset import Dataset, from_arrays
 from .inspect import LabelReport, binned_bounds, default_laws, inspect
 from .readers import read_csv, read_image_folder, read_npz, read_parquet
+from .streaming import StreamingDataset, from_torch
 from .registry import (
     DatasetSpec,
     Remote,
@@ -27,12 +28,14 @@ __all__ = [
     "DatasetSpec",
     "LabelReport",
     "Remote",
+    "StreamingDataset",
     "binned_bounds",
     "cache_dir",
     "dataset_info",
     "default_laws",
     "fetch",
     "from_arrays",
+    "from_torch",
     "inspect",
     "list_datasets",
     "list_synthetic",

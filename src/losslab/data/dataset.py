@@ -335,3 +335,24 @@ def from_arrays(
         target_names=target_names,
         meta=dict(meta or {}),
     )
+
+
+def kfold_splits(n: int, k: int, *, seed: int) -> list[dict[str, np.ndarray]]:
+    """``k`` disjoint test folds covering all ``n`` rows once, from a permutation seeded by ``seed``.
+
+    Split ``f`` tests on fold ``f`` and trains on the others; it has no ``"val"``, so
+    :meth:`Dataset.split` carves the validation rows out of its training rows (by the run's seed).
+    Folds differ in size by at most one row.
+
+    >>> [len(s["test"]) for s in kfold_splits(10, 3, seed=0)]
+    [4, 3, 3]
+    >>> np.sort(np.concatenate([s["test"] for s in kfold_splits(10, 3, seed=0)])).tolist() == list(range(10))
+    True
+    """
+    if not 2 <= k <= n:
+        raise LosslabError(f"cv={k}: k-fold cross-validation needs 2 <= k <= the number of rows ({n})")
+    folds = np.array_split(np.random.default_rng(int(seed)).permutation(n), k)
+    return [
+        {"train": np.sort(np.concatenate([folds[g] for g in range(k) if g != f])), "test": np.sort(folds[f])}
+        for f in range(k)
+    ]

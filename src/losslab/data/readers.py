@@ -10,12 +10,15 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._errors import LosslabError, close_matches
 from .dataset import Dataset, _images_to_nchw, _in_columns, from_arrays
+
+if TYPE_CHECKING:
+    from .streaming import StreamingDataset
 
 _SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 # A categorical column with more distinct strings than this (and than half the rows) is almost
@@ -415,6 +418,10 @@ def read_npz(
     return from_arrays(X, Y, trials=T, name=p.stem, kind=kind, splits=splits, meta={"source": str(p)})
 
 
+def _missing_file(lab: Path, root: Path, i: int, fname: str, existing: list[str]) -> LosslabError:
+    return LosslabError(f"{lab}: row {i} names {fname!r}, which is not a file in {root}{close_matches(Path(fname).name, existing)}")
+
+
 def _load_image(path: Path) -> np.ndarray:
     """One image as float32 (C, H, W) in [0, 1], C = 1 for grayscale, 3 for colour."""
     try:
@@ -442,20 +449,35 @@ def read_image_folder(
     *,
     target: str | Sequence[str] = "label",
     trials: str | None = None,
-) -> Dataset:
+    stream: bool = False,
+    loader_workers: int | str = "auto",
+) -> Dataset | StreamingDataset:
     """Images in a folder, with labels from a CSV of columns ``filename,label[,trials][,split]``.
 
     File names are relative to ``folder``. Grayscale images give ``C = 1``; if any image is in
     colour, all are read as RGB (``C = 3``). All images must have the same size.
+
+    By default every image is decoded now, into one array (the fast path for folders that fit
+    in memory). With ``stream=True`` only ``labels.csv`` and each file's header (its size and
+    colour mode) are read now, and the images are decoded in batches when a comparison reads
+    them, by ``loader_workers`` DataLoader processes, never all held at once
+    (:class:`~losslab.data.streaming.StreamingDataset`); a comparison on it gives the numbers of the
+    same folder read into memory, trained with ``replicas=False``. The choice is the user's,
+    not a size threshold: decoding every epoch costs time that a folder which fits in memory
+    need not pay (``python -m benchmarks.streaming`` measures both; ``docs/performance.md``).
 
     Args:
         folder: the image folder.
         labels: the labels CSV, relative to ``folder`` (or an absolute path).
         target: the label column(s) of the labels CSV (default ``"label"``).
         trials: the column of counts ``n`` of k-of-n labels (default: ``"trials"`` when present).
+        stream: decode the images when read instead of now.
+        loader_workers: with ``stream=True``, the DataLoader worker processes that decode them
+            (``"auto"``: one per two logical CPUs, at most 4; 0 decodes in this process).
 
     Returns:
-        An image :class:`Dataset`, ``X`` of shape ``(N, C, H, W)`` in [0, 1].
+        An image :class:`Dataset`, ``X`` of shape ``(N, C, H, W)`` in [0, 1]; with ``stream=True`` a
+        :class:`~losslab.data.streaming.StreamingDataset` of samples ``(C, H, W)``.
     """
     import pandas as pd
 
@@ -487,6 +509,12 @@ def read_image_folder(
     splits = _split_from_column(str(lab), df, "split") if "split" in df.columns else None
 
     files = df["filename"].astype(str).str.strip().tolist()
+    if stream is not False:
+        if stream is not True:
+            raise LosslabError(f"stream={stream!r}; expected True (decode the images when read) or False (decode them all now)")
+        from .streaming import lazy_image_folder
+
+        return lazy_image_folder(root, lab, y, t, splits, files, targets, loader_workers)
     existing = None
     images, first_shape, first_name = [], None, None
     for i, fname in enumerate(files):
@@ -494,9 +522,7 @@ def read_image_folder(
         if not p.is_file():
             if existing is None:
                 existing = sorted(q.name for q in root.iterdir())
-            raise LosslabError(
-                f"{lab}: row {i} names {fname!r}, which is not a file in {root}{close_matches(Path(fname).name, existing)}"
-            )
+            raise _missing_file(lab, root, i, fname, existing)
         arr = _load_image(p)
         if first_shape is None:
             first_shape, first_name = arr.shape[1:], fname

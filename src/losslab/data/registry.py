@@ -566,10 +566,10 @@ def read_cifar10_batch(data: bytes, *, where: str = "the batch") -> dict:
     >>> batch = read_cifar10_batch(pickle.dumps({b"labels": [3, 5], b"data": np.arange(4, dtype=np.uint8)}, protocol=2))
     >>> batch[b"labels"], batch[b"data"].tolist()
     ([3, 5], [0, 1, 2, 3])
-    >>> read_cifar10_batch(pickle.dumps(print))
+    >>> read_cifar10_batch(pickle.dumps(eval))
     Traceback (most recent call last):
     ...
-    losslab._errors.LosslabError: the batch: names builtins.print, which a CIFAR-10 batch never does, so it was not read; ...
+    losslab._errors.LosslabError: the batch: names builtins.eval, which a CIFAR-10 batch never does, so it was not read; ...
     """
     import pickletools
 

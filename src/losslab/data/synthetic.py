@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._errors import LosslabError, close_matches
+from .._errors import LosslabError, check_integer, check_number, close_matches
 from .dataset import Dataset, from_arrays
 
 _F32_BELOW_ONE = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
@@ -33,6 +33,12 @@ def _open_unit_float32(y: np.ndarray) -> np.ndarray:
     return np.clip(y, _F32_TINY, _F32_BELOW_ONE)
 
 
+def _positive(opts: dict, key: str, default: float) -> float:
+    """Option ``key`` (a scale or concentration): a finite number > 0, or a one-line error."""
+    return check_number(opts.get(key, default), key, who="synthetic", low=0.0, low_open=True,
+                        what="a finite number > 0")
+
+
 # Each generator: (rng, x, eta, opts) -> (y, true_mean, params, trials or None)
 Gen = Callable[[np.random.Generator, np.ndarray, np.ndarray, dict], tuple]
 
@@ -43,9 +49,7 @@ def _direction(rng: np.random.Generator, f: int) -> np.ndarray:
 
 
 def _gen_binomial(rng, x, eta, opts):
-    n_trials = int(opts.get("trials", 16))
-    if n_trials < 1:
-        raise LosslabError(f"synthetic trials={n_trials}; expected an integer >= 1")
+    n_trials = check_integer(opts.get("trials", 16), "trials", who="synthetic", low=1)
     p = _sigmoid(eta)
     k = rng.binomial(n_trials, p)
     return k / n_trials, p, {"probs": p}, np.full(x.shape[0], float(n_trials))
@@ -57,14 +61,14 @@ def _gen_bernoulli(rng, x, eta, opts):
 
 
 def _gen_beta(rng, x, eta, opts):
-    phi = float(opts.get("concentration", 10.0))
+    phi = _positive(opts, "concentration", 10.0)
     mu = _sigmoid(eta)
     a, b = mu * phi, (1 - mu) * phi
     return _open_unit_float32(rng.beta(a, b)), mu, {"concentration1": a, "concentration0": b}, None
 
 
 def _gen_zoib(rng, x, eta, opts):
-    phi = float(opts.get("concentration", 10.0))
+    phi = _positive(opts, "concentration", 10.0)
     # Three-way softmax: large eta favours exact ones, small eta exact zeros.
     logits = np.stack([-1.5 - eta, -1.5 + eta, np.zeros_like(eta)], axis=1)
     logits -= logits.max(axis=1, keepdims=True)
@@ -92,7 +96,7 @@ def _gen_continuous_bernoulli(rng, x, eta, opts):
 
 
 def _gen_logit_normal(rng, x, eta, opts):
-    s = float(opts.get("scale", 0.7))
+    s = _positive(opts, "scale", 0.7)
     y = _open_unit_float32(_sigmoid(eta + s * rng.standard_normal(x.shape[0])))
     # E[sigmoid(eta + s Z)] by 60-point Gauss-Hermite quadrature (probabilists' weights sum to sqrt(2 pi)).
     nodes, weights = np.polynomial.hermite_e.hermegauss(60)
@@ -101,34 +105,34 @@ def _gen_logit_normal(rng, x, eta, opts):
 
 
 def _gen_gaussian(rng, x, eta, opts):
-    s = float(opts.get("scale", 0.5))
+    s = _positive(opts, "scale", 0.5)
     return eta + s * rng.standard_normal(x.shape[0]), eta, {"loc": eta, "scale": np.full_like(eta, s)}, None
 
 
 def _gen_gaussian_hetero(rng, x, eta, opts):
-    s0 = float(opts.get("scale", 0.5))
+    s0 = _positive(opts, "scale", 0.5)
     v = _direction(rng, x.shape[1])
     scale = s0 * np.exp(0.6 * (x @ v))  # log-scale varies with x: about 0.15 to 1.6 times s0 (2 sd)
     return eta + scale * rng.standard_normal(x.shape[0]), eta, {"loc": eta, "scale": scale}, None
 
 
 def _gen_laplace(rng, x, eta, opts):
-    b = float(opts.get("scale", 0.5))
+    b = _positive(opts, "scale", 0.5)
     return eta + rng.laplace(0.0, b, x.shape[0]), eta, {"loc": eta, "scale": np.full_like(eta, b)}, None
 
 
 def _gen_student_t(rng, x, eta, opts):
-    df = float(opts.get("df", 3.0))
-    if df <= 1:
-        raise LosslabError(f"synthetic df={df}; expected df > 1 so that the mean exists")
-    s = float(opts.get("scale", 0.5))
+    df = check_number(opts.get("df", 3.0), "df", who="synthetic", low=1.0, low_open=True,
+                      what="a finite number > 1, so that the mean exists")
+    s = _positive(opts, "scale", 0.5)
     y = eta + s * rng.standard_t(df, x.shape[0])
     return y, eta, {"df": np.full_like(eta, df), "loc": eta, "scale": np.full_like(eta, s)}, None
 
 
 def _gen_mixture_gaussian(rng, x, eta, opts):
-    sep = float(opts.get("separation", 2.0))
-    s = float(opts.get("scale", 0.3))
+    sep = check_number(opts.get("separation", 2.0), "separation", who="synthetic", low=0.0,
+                       what="a finite number >= 0")
+    s = _positive(opts, "scale", 0.3)
     u = _direction(rng, x.shape[1])
     p = _sigmoid(1.5 * (x @ u))  # weight of the upper component
     upper = rng.random(x.shape[0]) < p
@@ -193,6 +197,8 @@ def synthetic(law: str, n: int = 1000, *, n_features: int = 5, seed: int = 0, **
     >>> bool(abs(ds.y.mean() - ds.meta["true_mean"].mean()) < 0.02)
     True
     """
+    if not isinstance(law, str):
+        raise LosslabError(f"synthetic law {law!r} is a {type(law).__name__}; expected one of {', '.join(_GENERATORS)}")
     key = _ALIASES.get(law, law)
     if key not in _GENERATORS:
         raise LosslabError(
@@ -205,11 +211,11 @@ def synthetic(law: str, n: int = 1000, *, n_features: int = 5, seed: int = 0, **
                 f"synthetic law {key!r} has no option {k!r}{close_matches(k, accepted)}; "
                 f"its options: {', '.join(accepted) or 'none'}"
             )
-    if int(n) < 1 or int(n_features) < 1:
-        raise LosslabError(f"synthetic n={n}, n_features={n_features}; expected both >= 1")
+    n = check_integer(n, "n", who="synthetic", low=1)
+    f = check_integer(n_features, "n_features", who="synthetic", low=1)
+    seed = check_integer(seed, "seed", who="synthetic", low=0)
     rng = np.random.default_rng(seed)
-    f = int(n_features)
-    x = rng.standard_normal((int(n), f))
+    x = rng.standard_normal((n, f))
     w = _direction(rng, f)
     # A linear part of unit variance and a bounded non-linear one: a linear model is not quite enough.
     eta = 1.5 * (x @ w) + 0.5 * np.sin(2.0 * x[:, 0])

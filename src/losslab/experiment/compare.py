@@ -14,15 +14,19 @@ spreads runs over processes and :mod:`.result` turns the runs into tables.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-from .._errors import LosslabError
+from .._errors import LosslabError, check_integer, check_number
 from .._version import __version__
 from ..laws import Law
 from ..laws.spec import LawSpec, law_for_data, law_label, parse_law_spec
+from ..data.registry import _check_options
+from ..data.streaming import is_torch_dataset
 from ..models import resolve_model
 from . import workers as workers_mod
 from .plan import CompareConfig, RunPlan, data_meta, data_record, fingerprint, jsonable, key, versions
@@ -30,6 +34,7 @@ from .result import ComparisonResult, Recommendation, check_comparable, load_res
 from .runs import evaluate_run, make_split, save_run, split_indices, train_law, train_laws_together
 from .stats import NOT_RANKED
 from .store import Store
+from .streamed import check_options as check_streamed
 from .trainer import Progress, Split, TrainConfig, resolve_device
 
 __all__ = [
@@ -66,6 +71,7 @@ def compare(
     split_seed: int = 0,
     val: float = 0.15,
     test: float = 0.2,
+    cv: int | None = None,
     progress: Progress | None = None,
     **read_kwargs: Any,
 ) -> ComparisonResult:
@@ -74,6 +80,11 @@ def compare(
     Args:
         data: a :class:`losslab.data.Dataset`, a registry name (``"digits-inpaint"``), a path
             (CSV, Parquet, npz, image folder; ``target=`` etc. go through ``read_kwargs``) or ``(X, y[, trials])``.
+            Streamed data, whose features are read in batches as training needs them (a map-style
+            ``torch.utils.data.Dataset`` of ``(x, y[, trials])`` items, ``loader_workers=`` optional; an image
+            folder with ``stream=True``; a :class:`losslab.data.StreamingDataset`), train one model at a
+            time in this process and give the numbers of the same data in memory with ``replicas=False``
+            (``losslab.experiment.streamed``).
         laws: law names, ``"name:opt=value,..."`` strings, ``(name, options)`` pairs or Law objects;
             by default the laws suggested by :func:`losslab.inspect` for these labels.
         model: ``"auto"``, ``"mlp"``, ``"cnn"``, ``"cnn-small"``, ``"linear"`` or a factory ``f(input_shape) -> nn.Module``.
@@ -100,17 +111,36 @@ def compare(
             floating-point order of its matrix products; the parent writes every run to the
             store as its job finishes. Processes are spawned, so a script using ``workers > 1``
             needs an ``if __name__ == "__main__":`` guard; the ``losslab`` command has one.
+            ``"ray"`` (or ``"ray:N"``, N CPUs per task; default 1) sends the same jobs to a Ray
+            cluster as tasks (``pip install "losslab[ray]"``; ``ray.init()`` is called unless the
+            script has called it, and honours ``RAY_ADDRESS``), puts the data in Ray's object
+            store once, and writes every run to the store here, as its task returns; it trains on
+            the CPU (``device="auto"`` means the CPU here), and a factory ``model`` is shipped by
+            cloudpickle (``docs/scaling.md``).
+        cv: k-fold cross-validation instead of one shared test split: the rows fall into ``cv`` folds
+            (seeded by ``split_seed``) and run ``seed`` tests on fold ``seed % cv``, training on the others
+            (its validation rows carved out of them, ``val``); ``test`` is then unused. The seeds must
+            test every fold equally often (``seeds=cv`` or a multiple). Each run's test set is then its
+            fold, so the metrics, intervals and paired tests cover every row once per pass over the folds.
         progress: a callable receiving event dicts (``grid``, ``run_start``, ``epoch``, ``run_end``).
     """
     from .. import data as lldata
 
+    _check_arguments(primary_metric=primary_metric, split_seed=split_seed, val=val, test=test, store=store, progress=progress)
     ds = _as_dataset(data, **read_kwargs)
     if len(ds) < 3:
         raise LosslabError(f"data {ds.name!r} has {len(ds)} row(s); a comparison needs at least 3 (train, validation, test)")
+    streamed = isinstance(ds, lldata.StreamingDataset)
+    if streamed:  # features read on demand: one model at a time, in this process (experiment/streamed.py)
+        check_streamed(replicas=replicas, workers=workers, optimizer=optimizer)
+        replicas, workers = False, 1
+    seed_list = _seed_list(seeds)
+    if cv is not None:
+        ds = _with_folds(ds, cv, seed_list, split_seed)
     report = lldata.inspect(ds.y, trials=ds.trials)
     if laws is None:
         laws = lldata.default_laws(report)
-    specs = [parse_law_spec(s) for s in laws]
+    specs = _law_specs(laws)
     if not specs:
         raise LosslabError("laws is empty; name at least one law")
     labels = [law_label(n, o) for n, o in specs]
@@ -119,13 +149,13 @@ def compare(
     # Build each law once up front: bad names, options and label supports fail before any training.
     law_objs = {lab: law_for_data(n, o, ds.y) for lab, (n, o) in zip(labels, specs)}
     _check_labels(ds, law_objs, report)
-    seed_list = _seed_list(seeds)
     _check_metric(primary_metric)
     check_comparable(primary_metric, {lab: law.likelihood for lab, law in law_objs.items()})
-    input_shape = tuple(int(d) for d in ds.X.shape[1:])
+    input_shape = ds.sample_shape if streamed else tuple(int(d) for d in ds.X.shape[1:])
     # The model actually trained ("auto" resolved), so the store and the report name it.
     resolved = resolve_model(model, input_shape) if isinstance(model, str) else model
-    dev = resolve_device(device)
+    # Ray tasks train on the cluster's CPUs, whatever this machine has.
+    dev = resolve_device("cpu" if device == "auto" and workers_mod.ray_cpus(workers) else device)
     cfg = CompareConfig(
         laws=specs,
         seeds=seed_list,
@@ -136,10 +166,17 @@ def compare(
         val=val,
         test=test,
         device=str(dev),
+        cv=None if cv is None else int(cv),
     )
-    data_key = fingerprint(ds.X, ds.y, ds.trials)
+    fixed_split = ds.splits is not None and len(ds.splits) > 1
+    batched = _use_replicas(replicas, resolved, dev, cfg.train, fixed_split, len(seed_list))
+    data_key = ds.fingerprint if streamed else fingerprint(ds.X, ds.y, ds.trials)
     comp_cfg = {k: v for k, v in cfg.as_dict().items() if k not in ("laws", "seeds", "device")}
-    comparison = key({"data": data_key, "config": comp_cfg, "version": __version__.split(".")[0]})
+    # Seeds trained as a batch round differently from seeds trained one at a time (not in the numbers'
+    # meaning, in their last bits): the two ways are two comparisons, so that neither reuses the other's runs.
+    # Streamed data may split a forward pass that memory makes in one (experiment/streamed.py): their own comparison too.
+    comparison = key({"data": data_key, "config": comp_cfg, "version": __version__.split(".")[0], "batched": bool(batched),
+                      **({"streamed": True} if streamed else {})})
     if store is not None and not isinstance(store, Store):
         from .preflight import check_store_path
 
@@ -148,7 +185,6 @@ def compare(
     trained_with = versions()
     stored_data = data_record(ds, data_key)
     st.put_comparison(comparison, {**cfg.as_dict(), "data": stored_data, "labels": jsonable(report.to_dict()), "versions": trained_with})
-    fixed_split = ds.splits is not None and len(ds.splits) > 1
     plan = RunPlan(
         data=ds,
         config=cfg,
@@ -160,11 +196,12 @@ def compare(
         keys={(lab, s): key({"comparison": comparison, "law": [n, o], "seed": s}) for lab, (n, o) in zip(labels, specs) for s in seed_list},
         device=dev,
         fixed_split=fixed_split,
-        replicas=_use_replicas(replicas, resolved, dev, cfg.train, fixed_split, len(seed_list)),
+        replicas=batched,
         store=st,
     )
     runs = _run_grid(plan, workers, progress)
     result = ComparisonResult(runs, cfg, data_meta=data_meta(stored_data), labels=report, store=st, versions=trained_with)
+    result.model_factory = None if isinstance(resolved, str) else resolved  # best_model() rebuilds a custom model with it
     if not fixed_split:  # one test split shared by all seeds: the ensembles of ComparisonResult.ensemble score on it
         idx = split_indices(plan, seed_list[0])
         result._test = {"test_y": ds.y[idx["test"]], "test_trials": None if ds.trials is None else ds.trials[idx["test"]], "train_y": ds.y}
@@ -211,7 +248,8 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
     shared = None if plan.fixed_split else split_for(plan.config.split_seed)
     order = [(label, [s]) for s in seed_list for label in labels] if plan.fixed_split else [(label, seed_list) for label in labels]
     jobs = []
-    together: list[tuple[str, list[int]]] | None = [] if batched == "laws" and shared is not None and n_workers == 1 else None
+    spread = n_workers != 1  # jobs leave this process: for worker processes, or for Ray tasks ("ray:N")
+    together: list[tuple[str, list[int]]] | None = [] if batched == "laws" and shared is not None and not spread else None
     for label, group in order:
         todo = []
         for s in group:
@@ -222,7 +260,7 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
                 finished(stored, True)
         if not todo:
             continue
-        if n_workers > 1:
+        if spread:
             for part in ([[s] for s in todo] if per_seed else [todo]):
                 jobs.append({"label": label, "seeds": part, "batched": batched})
             continue
@@ -235,12 +273,18 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
     for stored in train_laws_together(plan, shared, together or [], progress, done, total):
         finished(stored, False)
     if jobs:
-        for rec in workers_mod.run_jobs(jobs, plan, n_workers, progress):
+        if isinstance(n_workers, str):
+            from .ray_executor import run_jobs
+        else:
+            run_jobs = workers_mod.run_jobs
+        for rec in run_jobs(jobs, plan, n_workers, progress):
             save_run(st, rec)
             finished(rec, False)
-    if jobs or together:  # runs finished out of the grid's order: put them back in it
-        place = {(label, s): i for i, (label, group) in enumerate(order) for s in group}
-        runs.sort(key=lambda r: (place[(r["law"], r["seed"])], r["seed"]))
+    # Runs come stored, trained here, or back from workers as they finish (a law's stored seeds before its
+    # retrained ones, after a kill): put them in the grid's order.
+    place = {(label, s): i for i, (label, group) in enumerate(order) for s in group}
+    rank = {s: i for i, s in enumerate(seed_list)}
+    runs.sort(key=lambda r: (place[(r["law"], r["seed"])], rank[r["seed"]]))
     return runs
 
 
@@ -264,14 +308,47 @@ def _check_labels(ds, law_objs: dict[str, Law], report) -> None:
         )
 
 
+def _with_folds(ds, cv: Any, seeds: list[int], split_seed: int):
+    """``ds`` with ``cv`` k-fold splits (seeded by ``split_seed``): run ``seed`` tests on fold ``seed % cv``.
+
+    Every fold must be tested equally often, so the seeds must fall on the folds evenly
+    (``seeds=5`` with ``cv=5``: each seed one fold; ``seeds=10``: each fold twice, with two initialisations).
+    """
+    from ..data.dataset import kfold_splits
+
+    k = check_integer(cv, "cv", low=2, high=len(ds))
+    if ds.splits:
+        raise LosslabError(
+            f"cv={k}, but data {ds.name!r} comes with {len(ds.splits)} fixed split(s), which the comparison uses "
+            "(run seed s on split s); leave cv out"
+        )
+    counts = np.bincount([s % k for s in seeds], minlength=k)
+    if counts.min() != counts.max():
+        raise LosslabError(
+            f"cv={k} with seeds {seeds}: seed s tests on fold s % {k}, so these seeds test the folds {counts.tolist()} "
+            f"times each; pass seeds={k} (or a multiple of {k}) so that every fold is tested equally often"
+        )
+    if len(ds) - -(-len(ds) // k) < 2:
+        raise LosslabError(f"cv={k} leaves fewer than 2 training rows beside each fold of {len(ds)} rows; use a smaller cv")
+    return dataclasses.replace(ds, splits=kfold_splits(len(ds), k, seed=split_seed))
+
+
 def _as_dataset(data: Any, **read_kwargs: Any):
     from .. import data as lldata
 
-    if isinstance(data, lldata.Dataset):
+    if isinstance(data, (lldata.Dataset, lldata.StreamingDataset)):
         return data
+    if is_torch_dataset(data):  # streamed: labels read now, features in batches as training reads them
+        _check_options(lldata.from_torch, read_kwargs, "a torch Dataset")
+        return lldata.from_torch(data, **read_kwargs)
     if isinstance(data, tuple) and len(data) in (2, 3):
         return lldata.from_arrays(*data[:2], trials=data[2] if len(data) == 3 else None)
     return lldata.load(data, **read_kwargs)
+
+
+#: seeds (and the split seed) lie in [0, MAX_SEED]: numpy's generators refuse negative seeds, and torch's
+#: 64-bit seeds must hold the seed plus the head's offset (models.build_model)
+MAX_SEED = 2**32 - 1
 
 
 def _seed_list(seeds: Any) -> list[int]:
@@ -289,9 +366,49 @@ def _seed_list(seeds: Any) -> list[int]:
         raise bad from None
     if not out or any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) for s in out):
         raise bad
+    far = [s for s in out if not 0 <= s <= MAX_SEED]
+    if far:
+        raise LosslabError(f"seeds={seeds!r}: seed {far[0]} is out of range; expected whole numbers from 0 to {MAX_SEED}")
     if len(set(out)) != len(out):
         raise LosslabError(f"seeds={seeds!r} lists a seed twice")
     return [int(s) for s in out]
+
+
+def _law_specs(laws: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``laws`` as ``(name, options)`` pairs: a list of specs, one spec (a string or a Law), or ``{name: options}``.
+
+    A single string is one law (``"gaussian"``, ``"binned:kind=twohot,n_bins=21"``), never its letters.
+    """
+    if isinstance(laws, (str, Law)):
+        laws = [laws]
+    elif isinstance(laws, dict):
+        laws = list(laws.items())
+    try:
+        items = list(laws)
+    except TypeError:
+        raise LosslabError(f"laws={laws!r}; expected a list of law names (e.g. ['bernoulli', 'beta'])") from None
+    for i, spec in enumerate(items):
+        ok = isinstance(spec, (str, Law)) or (
+            isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], dict)
+        )
+        if not ok:
+            raise LosslabError(
+                f"laws[{i}]={spec!r}; expected a law name ('beta'), a spec ('beta:clamp=1e-6'), a (name, options) pair or a Law"
+            )
+    return [parse_law_spec(s) for s in items]
+
+
+def _check_arguments(*, primary_metric: Any, split_seed: Any, val: Any, test: Any, store: Any, progress: Any) -> None:
+    """One-line errors for compare's arguments that are checked nowhere downstream before use."""
+    if not isinstance(primary_metric, str):
+        raise LosslabError(f"primary_metric={primary_metric!r}; expected a metric name such as 'mean_squared_error'")
+    check_integer(split_seed, "split_seed", low=0, high=MAX_SEED)
+    check_number(val, "val", low=0.0, high=1.0, high_open=True, what="a fraction in [0, 1)")
+    check_number(test, "test", low=0.0, high=1.0, high_open=True, what="a fraction in [0, 1)")
+    if store is not None and not isinstance(store, (str, os.PathLike, Store)):
+        raise LosslabError(f"store={store!r}; expected a path to an SQLite file, a Store or None")
+    if progress is not None and not callable(progress):
+        raise LosslabError(f"progress={progress!r}; expected a callable receiving event dicts, or None")
 
 
 def _check_metric(metric: str) -> None:

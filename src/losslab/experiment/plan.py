@@ -36,6 +36,7 @@ class CompareConfig:
     test: float = 0.2  # test fraction (the metrics)
     device: str = "cpu"  # the torch device the runs trained on
     standardize: bool = True  # standardise table features with the training rows' mean and std
+    cv: int | None = None  # k-fold cross-validation: run seed s tests on fold s % cv (None: one shared test split)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class CompareConfig:
             "test": self.test,
             "device": self.device,
             "standardize": self.standardize,
+            "cv": self.cv,
         }
 
     @classmethod
@@ -65,6 +67,7 @@ class CompareConfig:
             test=c["test"],
             device=c["device"],
             standardize=c["standardize"],
+            cv=c.get("cv"),  # absent from stores written before k-fold comparisons
         )
 
 

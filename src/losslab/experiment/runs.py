@@ -8,6 +8,7 @@ parent writes what the worker returns).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Iterator
 
@@ -18,8 +19,11 @@ from .._errors import LosslabError
 from ..laws import Law
 from ..laws.spec import n_targets
 from ..models import LawModel, build_model, channels_last
+from ..data.streaming import StreamingDataset
 from .plan import RunPlan
+from .predictor import run_arrays, run_spec
 from .store import Store
+from .streamed import stream_splits
 from .trainer import Split, can_batch, train, train_replicas
 
 
@@ -27,11 +31,12 @@ from .trainer import Split, can_batch, train, train_replicas
 def split_tensors(plan: RunPlan, idx: dict[str, np.ndarray]) -> dict[str, Split]:
     """The rows ``idx`` of each part as tensors on the plan's device; table features standardised on the training rows."""
     ds = plan.data
+    if isinstance(ds, StreamingDataset):  # features read on demand, one batch at a time
+        return stream_splits(plan, idx)
     X = ds.X.astype(np.float32, copy=False)
-    if plan.config.standardize and ds.kind == "table":
-        mu = X[idx["train"]].mean(axis=0)
-        sd = X[idx["train"]].std(axis=0)
-        sd = np.where(sd > 1e-8, sd, 1.0)
+    scaling = feature_scaling(plan, X, idx["train"])
+    if scaling is not None:
+        mu, sd = scaling
         X = (X - mu) / sd
     out = {}
     for part, rows in idx.items():
@@ -43,6 +48,19 @@ def split_tensors(plan: RunPlan, idx: dict[str, np.ndarray]) -> dict[str, Split]
             None if ds.trials is None else torch.as_tensor(ds.trials[rows], dtype=torch.float32, device=plan.device),
         )
     return out
+
+
+def feature_scaling(plan: RunPlan, X: np.ndarray, train_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The training rows' mean and standard deviation of each table feature (1 for a constant one); None for images.
+
+    One function for training (:func:`split_tensors`) and for the predictor a run keeps
+    (:func:`record`), so new inputs are mapped exactly as the training rows were.
+    """
+    if not (plan.config.standardize and plan.data.kind == "table"):
+        return None
+    mu = X[train_rows].mean(axis=0)
+    sd = X[train_rows].std(axis=0)
+    return mu, np.where(sd > 1e-8, sd, 1.0)
 
 
 def split_indices(plan: RunPlan, seed: int) -> dict[str, np.ndarray]:
@@ -66,17 +84,21 @@ def evaluate_run(model, law: Law, test: Split) -> tuple[dict[str, Any], dict[str
     from .. import metrics as llmetrics
 
     model.eval()
-    raw = model(test.X)
+    raw = test.outputs(model)
     params = law.link(raw)
-    res = llmetrics.evaluate(law, params, test.y, trials=test.trials)
+    point = llmetrics.point_kind(law)
+    _check_predictions(law, raw, params, point)
+    res = llmetrics.evaluate(law, params, test.y, trials=test.trials, point=point, per_row=True)
     reasons = res.pop("reasons", {}) if isinstance(res, dict) else {}
+    point = res.pop("point", point)
     metrics = {k: (float(v) if v is not None and _is_number(v) else None) for k, v in res.items() if not isinstance(v, dict)}
     metrics["reasons"] = reasons
+    metrics["point"] = point  # the point prediction the point metrics scored: the mean, or the median of a law without one
     if "per_output" in res:  # multi-output labels: each metric per output, besides their mean above
         metrics["per_output"] = res["per_output"]
     arrays = {
         "y_true": test.y.float().cpu().numpy(),
-        "y_pred": law.point(params, "mean").float().cpu().numpy(),
+        "y_pred": law.point(params, point).float().cpu().numpy(),
         "raw": raw.float().cpu().numpy(),
     }
     try:
@@ -84,7 +106,25 @@ def evaluate_run(model, law: Law, test: Split) -> tuple[dict[str, Any], dict[str
         arrays["pit"] = np.asarray(pit.cpu().numpy() if torch.is_tensor(pit) else pit, dtype=np.float32)
     except Exception:  # noqa: BLE001 - PIT does not apply to every law (no cdf, no density); the metrics say why
         pass
+    # Each row's term of the metrics that are a mean over rows: the bootstrap over test rows resamples them.
+    arrays.update({f"row_{k}": v for k, v in res.get("per_row", {}).items()})
     return metrics, arrays
+
+
+class NonFinitePredictions(LosslabError):
+    """A trained model's raw outputs, parameters or point predictions on the test rows are not all finite."""
+
+
+def _check_predictions(law: Law, raw: torch.Tensor, params: dict[str, torch.Tensor], point: str) -> None:
+    """Raise :class:`NonFinitePredictions` naming what is not finite; the run is then recorded as diverged."""
+    parts = {"raw outputs": raw, **{f"parameter {k!r}": v for k, v in params.items()}, f"{point} prediction": law.point(params, point)}
+    for what, v in parts.items():
+        bad = ~torch.isfinite(v)
+        if bool(bad.any()):
+            raise NonFinitePredictions(
+                f"{int(bad.sum())} of the {v.numel()} values of its {what} on the test rows are not finite "
+                f"(the weights it kept gave a finite validation loss, but these overflow)"
+            )
 
 
 def _is_number(v: Any) -> bool:
@@ -109,7 +149,7 @@ def new_model(plan: RunPlan, tensors: dict[str, Split], law: Law, seed: int, lik
         m.head.init_bias(tr.y.cpu(), None if tr.trials is None else tr.trials.cpu())
     else:
         m.head.copy_bias(like.head)
-    return m.to(tr.X.device)
+    return m.to(tr.device)
 
 
 def new_models(plan: RunPlan, tensors: dict[str, Split], law: Law, seeds: list[int]) -> list[LawModel]:
@@ -131,7 +171,7 @@ def train_law(plan: RunPlan, tensors: dict[str, Split], label: str, seeds: list[
     if tagged:
         for s in seeds:
             tagged({"event": "run_start", "seed": s, **event, "replicas": len(seeds) if batched else 1})
-    if batched and len(seeds) > 1:
+    if batched:  # even one seed: a batch of one gives the full batch's numbers bit for bit (resume after a kill)
         yield from _run_group(plan, tensors, label, seeds, tagged, models)
     else:
         for s in seeds:
@@ -204,20 +244,31 @@ def record(plan: RunPlan, m: LawModel, res, tensors: dict[str, Split], label: st
     law = plan.laws[label]
     t0 = time.perf_counter()
     history = {**res.history, "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "diverged_epoch": res.diverged_epoch}
-    if res.status == "ok":
-        metrics, arrays = evaluate_run(m, law, tensors["test"])
-        metrics["val_nll"] = min(res.history["val"]) if res.history["val"] else None
+    history["initial_val"] = res.initial_val
+    status = res.status
+    if status == "ok":
+        try:
+            metrics, arrays = evaluate_run(m, law, tensors["test"])
+        except NonFinitePredictions as exc:
+            status, metrics, arrays = "diverged", {"reasons": {"all": f"diverged: {exc}"}}, {}
+        else:
+            metrics["val_nll"] = min(res.history["val"]) if res.history["val"] else None
+            history["unstable"] = unstable(res.initial_val, metrics["val_nll"])
+            # What ComparisonResult.best_model picks a law's seed by: the primary metric on the validation rows, never the test rows.
+            history["val_metric"] = {"metric": plan.config.primary_metric, "value": validation_score(m, law, tensors["val"], plan.config.primary_metric, metrics["val_nll"])}
+            arrays.update(kept_model(plan, m, tensors, seed))
     else:
         metrics, arrays = {"reasons": {"all": f"diverged at epoch {res.diverged_epoch}"}}, {}
     seconds += time.perf_counter() - t0
     cfg = plan.config
     run_cfg = {"law": [law.name, law.options()], "label": label, "seed": seed, "model": cfg.model, "train": cfg.train.as_dict(), "replicas": replicas}
+    run_cfg["predictor"] = run_spec(plan, law, label)  # with the weights in its arrays, what Predictor.from_runs rebuilds the model from
     rec = {
         "key": plan.keys[(label, seed)],
         "comparison": plan.comparison,
         "law": label,
         "seed": seed,
-        "status": res.status,
+        "status": status,
         "config": run_cfg,
         "metrics": metrics,
         "history": history,
@@ -227,6 +278,55 @@ def record(plan: RunPlan, m: LawModel, res, tensors: dict[str, Split], label: st
     if plan.store is not None:  # a worker process returns the record to the parent, which writes it
         save_run(plan.store, rec)
     return rec
+
+
+#: nats per label by which a run's best validation NLL may exceed its NLL before training before it is flagged unstable
+UNSTABLE_NATS = 1.0
+
+
+def unstable(initial_val: float | None, best_val: float | None) -> bool:
+    """Whether training made the model much worse than it started: the best validation NLL of the run exceeds the
+    untrained model's by more than :data:`UNSTABLE_NATS` per label.
+
+    The untrained model predicts about the law's fit to the training labels (its head's bias is that
+    fit), so a run that never got back to it learned nothing usable: typically a learning rate too
+    large, whose weights blew up to a finite but huge loss that no epoch undid.
+
+    >>> unstable(1.4, 1.2), unstable(1.4, 2.9), unstable(None, 2.9)
+    (False, True, False)
+    """
+    if initial_val is None or best_val is None or not math.isfinite(initial_val):
+        return False
+    return not best_val <= initial_val + UNSTABLE_NATS
+
+
+def kept_model(plan: RunPlan, m: LawModel, tensors: dict[str, Split], seed: int) -> dict[str, np.ndarray]:
+    """A finished run's arrays for its predictor: its best-epoch weights (``state/<name>``) and feature standardisation."""
+    train = tensors["train"]
+    if hasattr(train, "scale"):  # streamed data: the split holds the standardisation it applied
+        return run_arrays(m, train.scale)
+    X = plan.data.X.astype(np.float32, copy=False)
+    return run_arrays(m, feature_scaling(plan, X, split_indices(plan, seed)["train"]))
+
+
+@torch.no_grad()
+def validation_score(m: LawModel, law: Law, val: Split, metric: str, val_nll: float | None) -> float | None:
+    """``metric`` of a trained model on the validation rows (None where it does not apply to the law)."""
+    from .. import metrics as llmetrics
+
+    if metric == "val_nll":
+        return val_nll
+    m.eval()
+    params = law.link(val.outputs(m) if hasattr(val, "outputs") else m(val.X))  # streamed data reads its rows in passes
+    point = llmetrics.point_kind(law)
+    if metric in ("mean_squared_error", "mean_absolute_error"):  # the defaults, without the rest of evaluate's metrics
+        err = law.point(params, point).double() - val.y.double()
+        return float(err.pow(2).mean() if metric == "mean_squared_error" else err.abs().mean())
+    try:
+        value = llmetrics.evaluate(law, params, val.y, trials=val.trials, point=point).get(metric)
+    except LosslabError:  # a metric that does not apply here: best_model falls back to the validation NLL
+        return None
+    return float(value) if value is not None and _is_number(value) else None
 
 
 def save_run(st: Store, rec: dict) -> None:

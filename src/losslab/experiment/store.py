@@ -356,17 +356,20 @@ class Store:
 
     # ----------------------------------------------------------- comparisons
     def put_comparison(self, key: str, config: dict) -> None:
-        """Record a comparison's configuration once; a damaged record of ``key`` is rewritten."""
+        """Record the grid a comparison last ran: its configuration (laws and seeds included) and the time.
+
+        A comparison's key covers the data and the training settings, not the laws and seeds, so
+        that a grid with more laws or seeds reuses the runs it shares with an earlier one. Each run
+        of :func:`~losslab.compare` therefore rewrites the record (a damaged one too), and
+        :meth:`comparisons` lists the grids last run first-to-last: the latest is the one the user
+        ran last, with its own laws and seeds.
+        """
         text = json.dumps(config, sort_keys=True)
         with self._transaction() as cur:
-            row = cur.execute("SELECT config FROM comparisons WHERE key=?", (key,)).fetchone()
-            if row is None:
-                cur.execute("INSERT INTO comparisons VALUES (?,?,?)", (key, text, time.time()))
-            elif not isinstance(_json_or_none(row[0]), dict):
-                cur.execute("UPDATE comparisons SET config=? WHERE key=?", (text, key))
+            cur.execute("INSERT OR REPLACE INTO comparisons VALUES (?,?,?)", (key, text, time.time()))
 
     def comparisons(self) -> list[dict]:
-        """The comparisons' keys, configurations and creation times, oldest first.
+        """The comparisons' keys, configurations and the times their grids were last run, least recent first.
 
         A damaged configuration raises a one-line :class:`~losslab.LosslabError` naming the
         comparison; running that comparison again with this store rewrites it.

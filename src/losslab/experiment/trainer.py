@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from .._errors import LosslabError
+from .._errors import LosslabError, check_integer, check_number
 from ..laws import Law, validation
 from ..models import LawModel
 
@@ -34,11 +34,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "lbfgs"):
             raise LosslabError(f"optimizer={self.optimizer!r}; expected 'adam' or 'lbfgs'")
+        # Whole numbers stay whole (epochs=1.5 is refused, not truncated); the step size and the decay are finite.
         for name in ("epochs", "batch_size", "patience"):
-            if int(getattr(self, name)) < 1:
-                raise LosslabError(f"{name}={getattr(self, name)!r} must be a positive integer")
-        if not self.lr > 0:
-            raise LosslabError(f"lr={self.lr!r} must be positive")
+            setattr(self, name, check_integer(getattr(self, name), name, low=1))
+        self.lr = check_number(self.lr, "lr", low=0.0, low_open=True, what="a positive number")
+        self.weight_decay = check_number(self.weight_decay, "weight_decay", low=0.0, what="a number >= 0")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +52,7 @@ class TrainResult:
     diverged_epoch: int | None = None
     history: dict[str, list[float]] = field(default_factory=lambda: {"train": [], "val": []})
     seconds: float = 0.0
+    initial_val: float | None = None  # the validation NLL before the first step (the blow-up check compares with it)
 
 
 @dataclass
@@ -65,8 +66,28 @@ class Split:
     def __len__(self) -> int:
         return self.X.shape[0]
 
+    @property
+    def device(self) -> torch.device:
+        return self.X.device
+
     def rows(self, idx: torch.Tensor) -> "Split":
         return Split(self.X[idx], self.y[idx], None if self.trials is None else self.trials[idx])
+
+    # The trainer reads a split only through the three methods below, which a split over streamed data
+    # (experiment.streamed.StreamSplit) implements by reading the rows asked for.
+    def batches(self, perm: torch.Tensor, batch_size: int) -> Iterable["Split"]:
+        """The minibatches ``perm[i:i + batch_size]`` of an epoch, the last partial one dropped."""
+        for i in range(0, len(self) - batch_size + 1, batch_size):
+            yield self.rows(perm[i : i + batch_size])
+
+    def chunks(self, size: int) -> Iterable["Split"]:
+        """Consecutive parts of ``size`` rows (the last may be shorter)."""
+        for i in range(0, len(self), size):
+            yield self.rows(slice(i, i + size))
+
+    def outputs(self, model: nn.Module) -> torch.Tensor:
+        """``model``'s raw outputs on every row, in one forward pass."""
+        return model(self.X)
 
 
 def available_devices() -> list[str]:
@@ -121,9 +142,8 @@ def mean_nll(model: LawModel, data: Split, batch: int = 4096) -> float:
     law = model.law
     total, count = 0.0, 0
     with validation(False):
-        for i in range(0, len(data), batch):
-            part = data.rows(slice(i, i + batch))
-            nll = law.nll(law.link(model(part.X)), part.y, trials=part.trials)
+        for part in data.chunks(batch):
+            nll = law.nll(law.link(part.outputs(model)), part.y, trials=part.trials)
             total += float(nll.sum())
             count += nll.numel()
     return total / max(count, 1)
@@ -211,15 +231,15 @@ def _train_adam(
     gen = torch.Generator().manual_seed(seed)
     opt = adam(model.parameters(), config)
     stopper = _EarlyStopping(model, config, progress, rtol=1e-7, patience=config.patience)
+    stopper.result.initial_val = mean_nll(model, va)
     n, bs = len(tr), min(config.batch_size, len(tr))
     # The labels were checked once above; per-step checks would cost a pass and a sync per batch.
     with validation(False):
         for epoch in range(1, config.epochs + 1):
             model.train()
-            perm = torch.randperm(n, generator=gen).to(tr.X.device)
+            perm = torch.randperm(n, generator=gen).to(tr.device)
             total, steps = 0.0, 0
-            for i in range(0, n - bs + 1, bs):
-                batch = tr.rows(perm[i : i + bs])
+            for batch in tr.batches(perm, bs):
                 loss = law.loss(model(batch.X), batch.y, trials=batch.trials)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -239,6 +259,7 @@ def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, pro
     # Any decrease counts: L-BFGS takes few, large steps, and reloading an earlier "best" epoch would
     # undo the last digits of a converged fit.
     stopper = _EarlyStopping(model, config, progress, rtol=0.0, patience=min(config.patience, 5))
+    stopper.result.initial_val = mean_nll(model, va)
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -262,10 +283,19 @@ def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, pro
 
 # ---------------------------------------------------------------------------- replicas
 def can_batch(models: list[LawModel]) -> bool:
-    """Whether ``models`` can train as one batched model: same structure and identical buffers."""
-    if len(models) < 2:
+    """Whether ``models`` can train as one batched model: same structure and identical buffers.
+
+    A single model can: a batched law whose other seeds are stored already trains its last
+    seed as a batch of one, whose numbers equal those of the full batch bit for bit (one at
+    a time, the unbatched products round differently).
+    """
+    if not models:
         return False
     first = models[0]
+    # A layer that updates buffers in training (BatchNorm's running statistics) cannot run under vmap:
+    # torch refuses to write a replica's statistics into the shared, unbatched buffer.
+    if any(isinstance(mod, nn.modules.batchnorm._NormBase) and mod.track_running_stats for m in models for mod in m.modules()):
+        return False
     shapes = [(k, tuple(v.shape)) for k, v in first.state_dict().items()]
     for m in models[1:]:
         if type(m.trunk) is not type(first.trunk) or [(k, tuple(v.shape)) for k, v in m.state_dict().items()] != shapes:
@@ -440,7 +470,7 @@ def train_replicas(
     R = len(models)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     opt: torch.optim.Optimizer = adam(rep.params, config)
-    results = [TrainResult(status="ok", best_epoch=0, epochs_run=0) for _ in range(R)]
+    results = [TrainResult(status="ok", best_epoch=0, epochs_run=0, initial_val=v) for v in _mean_nll_replicas(rep, laws, val_data).tolist()]
     best = [math.inf] * R
     best_state = [rep.snapshot(i) for i in range(R)]
     active = list(range(R))  # positions (in the original order) of the replicas still training

@@ -73,8 +73,28 @@ def spread_cnn_runs(kind: str, input_shape: Any, rows: int, epochs: int, runs: i
     return kind in ("cnn", "cnn-small") and rows * math.prod(int(d) for d in input_shape) * epochs * runs >= MIN_CNN_WORK
 
 
-def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any, cnn_runs: bool = False) -> int:
-    """The number of worker processes (``"auto"``: see below), never more than ``n_jobs``.
+def ray_cpus(workers: Any) -> int | None:
+    """The CPUs of each Ray task for ``workers="ray"`` (1) or ``"ray:N"`` (N); ``None`` for any other value.
+
+    >>> ray_cpus("ray"), ray_cpus("ray:4"), ray_cpus(2), ray_cpus("auto")
+    (1, 4, None, None)
+    """
+    from .._errors import LosslabError
+
+    if not isinstance(workers, str) or not (workers == "ray" or workers.startswith("ray:")):
+        return None
+    n = workers[4:] if workers != "ray" else "1"
+    if not (n.isascii() and n.isdigit()) or int(n) < 1:
+        raise LosslabError(f"workers={workers!r}; expected 'ray', or 'ray:N' with N, the CPUs of each Ray task, a positive whole number")
+    return int(n)
+
+
+def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, model: Any, cnn_runs: bool = False) -> int | str:
+    """The number of worker processes (``"auto"``: see below), never more than ``n_jobs``; or ``"ray:N"`` for Ray tasks.
+
+    ``"ray"`` or ``"ray:N"`` (:mod:`.ray_executor`) sends the jobs to a Ray cluster as tasks of N
+    CPUs each (1 for ``"ray"``), whatever their number; it needs Ray installed and the CPU, and takes
+    a factory function too (Ray pickles it with cloudpickle).
 
     Worker processes train on the CPU only (one GPU is better fed by replica batching in one
     process), and need a model given by name (a factory function may not survive pickling).
@@ -89,12 +109,20 @@ def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, mo
     """
     from .._errors import LosslabError
 
+    cpus = ray_cpus(workers)
+    if cpus is not None:
+        if device.type != "cpu":
+            raise LosslabError(f"workers={workers!r} trains on the Ray cluster's CPUs, and this comparison trains on {device}; pass device='cpu'")
+        from .ray_executor import import_ray
+
+        import_ray()  # the missing-Ray line now, before any run is trained
+        return f"ray:{cpus}"
     if workers == "auto":
         if device.type != "cpu" or callable(model) or n_jobs < 2:
             return 1
         return max(1, min(physical_cores() if cnn_runs else cpu_count() // 2, n_jobs))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise LosslabError(f"workers={workers!r}; expected a positive whole number or 'auto'")
+        raise LosslabError(f"workers={workers!r}; expected a positive whole number or 'auto' (or 'ray' for Ray tasks)")
     if workers > 1 and device.type != "cpu":
         raise LosslabError(f"workers={workers} needs device='cpu' (this comparison trains on {device}); use workers=1")
     if workers > 1 and callable(model):

@@ -142,7 +142,9 @@ class LawLoss(keras.losses.Loss):
 
     @property
     def point_kinds(self) -> tuple[str, ...]:
-        return tuple(self.law.point_kinds)
+        # The PyTorch law's kinds that have a Keras kernel here: the quantile-based medians of beta, zoib and
+        # the mixtures invert CDFs with scipy, so they stay PyTorch-only.
+        return tuple(k for k in self.law.point_kinds if hasattr(self, f"_{k}"))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "dtype": self.dtype, "validate": self.validate, **self.law.options()}

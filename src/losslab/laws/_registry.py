@@ -39,6 +39,10 @@ def list_laws(pattern: str = "*") -> list[str]:
 
 def law_class(name: str) -> type[Law]:
     """The class registered as ``name``; unknown names raise an error listing the close matches."""
+    if not isinstance(name, str):
+        raise LosslabError(
+            f"law name {name!r} is a {type(name).__name__}; expected a string, one of: {', '.join(sorted(_LAWS))}"
+        )
     if name not in _LAWS:
         raise LosslabError(f"unknown law {name!r}{close_matches(name, _LAWS)}; known laws: {', '.join(sorted(_LAWS))}")
     return _LAWS[name]

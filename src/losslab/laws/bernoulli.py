@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli as TorchBernoulli
 
+from .._errors import LosslabError
 from ..distributions import ScaledBetaBinomial, ScaledBinomial, log_binom
 from ..links import IDENTITY, Link, bounded_sigmoid_link, log_link, logit
 from ._base import Params, ScalarLaw
@@ -17,6 +18,15 @@ from ._registry import register_law
 def binary_entropy(y: torch.Tensor) -> torch.Tensor:
     r""":math:`H(y) = -y\log y - (1-y)\log(1-y)`, 0 at y in {0, 1} (``xlogy`` handles 0 log 0)."""
     return -(torch.xlogy(y, y) + torch.xlogy(1 - y, 1 - y))
+
+
+#: why soft BCE has no quantiles or intervals for a float label (the one-line error of quantile and interval)
+NO_INTERVAL = (
+    "bernoulli: soft BCE has no quantiles or intervals for a float label: its predictive is Bernoulli(p) on {0, 1}, "
+    "not a density over [0, 1], so sigmoid(logits) estimates the label's mean but not its spread; for intervals "
+    "choose a law with a density on [0, 1]: 'beta', 'zoib' (labels exactly 0 or 1 too), 'continuous-bernoulli', "
+    "'binned' or 'logit-normal'"
+)
 
 
 @register_law("bernoulli")
@@ -33,6 +43,13 @@ class Bernoulli(ScalarLaw):
     ``binary_cross_entropy_with_logits`` kernel (``log_sigmoid`` form), finite at
     ``|x| = 1e4``. This is not a density over [0, 1]; its predictive distribution is
     ``Bernoulli(logits)`` whose ``log_prob`` of a float label is ``-BCE``.
+
+    It has no quantiles or prediction intervals for a float label: :meth:`quantile` and
+    :meth:`interval` raise a :class:`~losslab.LosslabError`. Its predictive puts mass only
+    on 0 and 1, so a "90% interval" would be ``{0}``, ``{1}`` or ``[0, 1]`` whatever the
+    soft label; ``sigmoid(x)`` estimates the label's mean and nothing about its spread.
+    For intervals on labels in [0, 1] use a law with a density there: ``beta``, ``zoib``
+    (labels exactly 0 or 1 too), ``continuous-bernoulli``, ``binned`` or ``logit-normal``.
 
     Raw outputs: ``[logits]``.
 
@@ -56,9 +73,7 @@ class Bernoulli(ScalarLaw):
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(params["logits"], y, reduction="none")
 
-    def loss(self, raw, y, *, reduction="mean", weight=None, trials=None):  # noqa: D102 - see Law.loss
-        if reduction == "none" or weight is not None:
-            return super().loss(raw, y, reduction=reduction, weight=weight, trials=trials)
+    def _reduced_loss(self, raw, y, reduction, trials):  # noqa: D102 - see Law._reduced_loss
         params = self.link(raw)
         y, _ = self._prepare(params, y, trials)
         # The fused kernel reduces in one pass, as torch's own BCE loss does.
@@ -70,8 +85,14 @@ class Bernoulli(ScalarLaw):
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchBernoulli:
         return TorchBernoulli(logits=params["logits"], validate_args=False)
 
+    def _quantile(self, params: Params, q: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
+        raise LosslabError(NO_INTERVAL)
+
     def _mean(self, params: Params) -> torch.Tensor:
         return torch.sigmoid(params["logits"])
+
+    def _mean_logits(self, params: Params) -> torch.Tensor:
+        return params["logits"]
 
 
 @register_law("binomial")
@@ -116,11 +137,14 @@ class Binomial(ScalarLaw):
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> ScaledBinomial:
         if trials is None:
-            raise ValueError(f"{self.name}: predictive needs trials= (the number of trials per label)")
+            raise LosslabError(f"{self.name}: predictive needs trials= (the number of trials per label)")
         return ScaledBinomial(trials, params["logits"], validate_args=False)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return torch.sigmoid(params["logits"])
+
+    def _mean_logits(self, params: Params) -> torch.Tensor:
+        return params["logits"]
 
 
 #: raw logits of a mean are clamped to ±30: sigmoid(-30) * exp(-15) still is a normal float32 number
@@ -183,8 +207,12 @@ class BetaBinomial(ScalarLaw):
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> ScaledBetaBinomial:
         if trials is None:
-            raise ValueError(f"{self.name}: predictive needs trials= (the number of trials per label)")
+            raise LosslabError(f"{self.name}: predictive needs trials= (the number of trials per label)")
         return self._dist(params, trials)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return params["mean"]
+
+    def _mean_logits(self, params: Params) -> torch.Tensor:
+        # logit(mean) = log(concentration1 / concentration0): both kept without rounding by the link
+        return torch.log(params["concentration1"]) - torch.log(params["concentration0"])

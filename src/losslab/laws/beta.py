@@ -6,11 +6,11 @@ import math
 from typing import Any
 
 import torch
-from torch.distributions import Beta as TorchBeta
-from torch.distributions import Categorical, MixtureSameFamily
+from torch.distributions import Categorical
 
-from .._errors import LosslabError, shape_str
-from ..distributions import ZeroOneInflatedBeta, beta_log_prob, zoib_log_prob
+from .._errors import LosslabError, check_integer, shape_str
+from ..distributions import Beta as BetaDistribution
+from ..distributions import MixtureSameFamily, ZeroOneInflatedBeta, beta_log_prob, zoib_log_prob
 from ..links import IDENTITY, Link, bounded_sigmoid_link, log_link
 from ._base import Law, Params, ScalarLaw
 from ._registry import register_law
@@ -114,8 +114,10 @@ class Beta(ScalarLaw):
     are rejected, unless ``clamp=eps`` moves them to ``[eps, 1 - eps]`` (the NLL then
     depends strongly on ``eps``; ``zoib`` models such labels instead).
 
-    Point kinds: ``mean`` (``mu``) and ``mode`` (see :func:`beta_mode`). The median has
-    no closed form and torch has no incomplete beta function, so it is not offered.
+    Point kinds: ``mean`` (``mu``), ``median`` (the quantile at 1/2, by
+    ``scipy.special.betaincinv``; no gradient) and ``mode`` (see :func:`beta_mode`).
+    :meth:`quantile` and :meth:`interval` invert the regularised incomplete beta function;
+    the predictive is a :class:`losslab.distributions.Beta` (torch's, with ``cdf`` and ``icdf``).
 
     Args:
         clamp: move labels to ``[clamp, 1 - clamp]`` before the NLL (default: reject 0 and 1).
@@ -134,7 +136,7 @@ class Beta(ScalarLaw):
 
     support = "unit_interval"
     formula = "log B(a, b) - (a - 1) log y - (b - 1) log(1 - y),  a = mean * precision, b = (1 - mean) * precision"
-    point_kinds = ("mean", "mode")
+    point_kinds = ("mean", "median", "mode")
 
     def param_links(self) -> dict[str, Link]:
         return {"mean": bounded_sigmoid_link(MAX_LOGIT), "precision": log_link(MAX_LOG_PRECISION)}
@@ -153,11 +155,15 @@ class Beta(ScalarLaw):
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return -beta_log_prob(params["concentration1"], params["concentration0"], y)
 
-    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchBeta:
-        return TorchBeta(params["concentration1"], params["concentration0"], validate_args=False)
+    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> BetaDistribution:
+        return BetaDistribution(params["concentration1"], params["concentration0"], validate_args=False)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return params["mean"]
+
+    def _mean_logits(self, params: Params) -> torch.Tensor:
+        # logit(mean) = log(concentration1 / concentration0): both kept without rounding (see mean_precision)
+        return torch.log(params["concentration1"]) - torch.log(params["concentration0"])
 
     def _mode(self, params: Params) -> torch.Tensor:
         return beta_mode(params["concentration1"], params["concentration0"])
@@ -185,6 +191,10 @@ class MixtureBeta(Law):
     Raw outputs: ``[logits (K), mean (K), precision (K)]``: weight logits,
     ``logit(mean_k)`` (clamped to ±30), ``log(precision_k)`` (clamped to ±15).
 
+    Point kinds: ``mean`` and ``median`` (the quantile at 1/2). Quantiles and intervals
+    bisect the mixture's CDF, bracketed by the components' quantiles
+    (:func:`losslab.distributions.mixture_icdf`; no gradient).
+
     Reference: C. M. Bishop, "Mixture density networks", Aston University report NCRG/94/004 (1994).
 
     >>> law = MixtureBeta(n_components=2)
@@ -195,12 +205,11 @@ class MixtureBeta(Law):
 
     support = "unit_interval"
     formula = "-logsumexp_k [log w_k + log Beta(y; mean_k * precision_k, (1 - mean_k) * precision_k)]"
+    point_kinds = ("mean", "median")
 
     def __init__(self, *, n_components: int = 3, clamp: float | None = None) -> None:
         super().__init__(clamp=clamp)
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-            raise LosslabError(f"{self.name}: n_components={n_components!r} must be an integer >= 1")
-        self.n_components = n_components
+        self.n_components = check_integer(n_components, "n_components", who=self.name, low=1)
 
     def options(self) -> dict[str, Any]:
         return {"n_components": self.n_components, **super().options()}
@@ -269,7 +278,7 @@ class MixtureBeta(Law):
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> MixtureSameFamily:
         return MixtureSameFamily(
             Categorical(logits=params["logits"], validate_args=False),
-            TorchBeta(params["concentration1"], params["concentration0"], validate_args=False),
+            BetaDistribution(params["concentration1"], params["concentration0"], validate_args=False),
             validate_args=False,
         )
 
@@ -298,6 +307,10 @@ class ZOIB(ScalarLaw):
     branch is evaluated at a safe label and selected with ``torch.where``, so neither
     value nor gradient is ever NaN.
 
+    Point kinds: ``mean`` and ``median``. The CDF jumps by ``pi0`` at 0 and ``pi1`` at 1,
+    so a quantile is 0 for ``q <= pi0``, 1 for ``q >= 1 - pi1`` and the Beta part's
+    quantile in between; a central interval holds at least ``level`` of the mass.
+
     Args:
         clamp: accepted for uniformity; the support already includes 0 and 1.
 
@@ -315,6 +328,7 @@ class ZOIB(ScalarLaw):
 
     likelihood = "mixed"
     support = "unit_interval_closed"
+    point_kinds = ("mean", "median")
     formula = "-log pi0 (y = 0); -log pi1 (y = 1); else -log pi_c - log Beta(y; mean*precision, (1-mean)*precision)"
 
     def param_links(self) -> dict[str, Link]:

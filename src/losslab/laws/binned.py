@@ -13,13 +13,21 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .._errors import LosslabError, shape_str
+from .._errors import LosslabError, check_choice, check_integer, check_number, shape_str
 from ..distributions import Histogram, histogram_bin, histogram_grid
 from ._base import Law, Params
 from ._registry import register_law
 
 #: target constructions; the first is the default
 KINDS = ("hl-gauss", "onehot", "twohot")
+
+#: the largest |low|, |high| and span: a quarter of float32's largest number, so that high - low and the edges
+#: computed from it stay finite in float32
+_FLOAT32_RANGE = float(torch.finfo(torch.float32).max) / 4
+
+#: the range of ``sigma_ratio``: float32 computes HL-Gauss targets from about 1e-30 to 1e6 bin widths (NaN at
+#: 1e-40 and 1e9); within these bounds the targets run from onehot's to flat over a million bins
+SIGMA_RATIO_RANGE = (1e-6, 1e6)
 
 #: bisection steps of the HL-Gauss decoder: (high - low) / 2**41 is below float64 resolution of typical ranges
 _BISECTION_STEPS = 40
@@ -113,21 +121,26 @@ class Binned(Law):
         clamp: float | None = None,
     ) -> None:
         super().__init__(clamp=clamp)
-        if kind not in KINDS:
-            raise LosslabError(f"{self.name}: kind={kind!r} is unknown; expected one of {', '.join(map(repr, KINDS))}")
-        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
-            raise LosslabError(f"{self.name}: n_bins={n_bins!r} must be an integer >= 2")
-        for key, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise LosslabError(f"{self.name}: {key}={v!r} must be a finite number")
+        kind = check_choice(kind, "kind", KINDS, who=self.name)
+        n_bins = check_integer(n_bins, "n_bins", who=self.name, low=2)
+        # The grid is computed in the labels' dtype, float32 at least: its ends, its span and its bin width
+        # must be normal float32 numbers, or (y - low) / width is inf or 0/0 (high=1e-320 gave NaN losses).
+        lim = _FLOAT32_RANGE
+        low = check_number(low, "low", who=self.name, low=-lim, high=lim, what=f"a number in [-{lim:g}, {lim:g}]")
+        high = check_number(high, "high", who=self.name, low=-lim, high=lim, what=f"a number in [-{lim:g}, {lim:g}]")
         if not low < high:
             raise LosslabError(f"{self.name}: low={low!r}, high={high!r}; expected low < high")
-        if isinstance(sigma_ratio, bool) or not isinstance(sigma_ratio, (int, float)) or not (
-            sigma_ratio > 0 and math.isfinite(sigma_ratio)
-        ):
-            raise LosslabError(f"{self.name}: sigma_ratio={sigma_ratio!r} must be a positive number (bin widths)")
+        tiny = torch.finfo(torch.float32).tiny
+        if not (high - low) / n_bins >= tiny * max(1.0, abs(low), abs(high)) / torch.finfo(torch.float32).eps:
+            raise LosslabError(
+                f"{self.name}: low={low!r}, high={high!r} with n_bins={n_bins} give bins of width "
+                f"{(high - low) / n_bins:.3g}, below what float32 resolves there; expected a wider range or fewer bins"
+            )
+        lo_r, hi_r = SIGMA_RATIO_RANGE
+        sigma_ratio = check_number(sigma_ratio, "sigma_ratio", who=self.name, low=lo_r, high=hi_r,
+                                   what=f"a number of bin widths in [{lo_r:g}, {hi_r:g}]")
         self.kind, self.n_bins = kind, n_bins
-        self.low, self.high, self.sigma_ratio = float(low), float(high), float(sigma_ratio)
+        self.low, self.high, self.sigma_ratio = low, high, sigma_ratio
         self.width = (self.high - self.low) / n_bins
         self.sigma = self.sigma_ratio * self.width
         self._log_width = math.log(self.width)
@@ -332,14 +345,12 @@ class Binned(Law):
     def _objective(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return self._objective_terms(params, y, "none").reshape(y.shape) + self._log_width
 
-    def loss(self, raw, y, *, reduction="mean", weight=None, trials=None):  # noqa: D102 - see Law.loss
-        if weight is None and reduction != "none":
-            # mean(ce + log w) = mean(ce) + log w: let the cross-entropy kernel reduce.
-            params = self.link(raw)
-            y, _ = self._prepare(params, y, trials)
-            ce = self._objective_terms(params, y, reduction)
-            return ce + self._log_width * (1 if reduction == "mean" else y.numel())
-        return super().loss(raw, y, reduction=reduction, weight=weight, trials=trials)
+    def _reduced_loss(self, raw, y, reduction, trials):  # noqa: D102 - see Law._reduced_loss
+        # mean(ce + log w) = mean(ce) + log w: let the cross-entropy kernel reduce.
+        params = self.link(raw)
+        y, _ = self._prepare(params, y, trials)
+        ce = self._objective_terms(params, y, reduction)
+        return ce + self._log_width * (1 if reduction == "mean" else y.numel())
 
     def _infimum(self, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         t = self.to_probs(y)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch.distributions import ContinuousBernoulli as TorchContinuousBernoulli
 from torch.distributions.utils import broadcast_all
 
+from ..distributions import cb_cdf, cb_icdf
 from ..links import IDENTITY, Link
 from ._base import Params, ScalarLaw
 from ._registry import register_law
@@ -208,8 +209,20 @@ class StableContinuousBernoulli(TorchContinuousBernoulli):
     torch clamps ``probs`` to ``[eps, 1 - eps]`` (so its log-density saturates once
     ``|logits| > ~36`` in float64, ~16 in float32) and uses a 2-term series in
     ``probs - 1/2``; here :func:`cb_nll`, :func:`cb_mean` and :func:`cb_variance` are
-    used. ``cdf``, ``icdf``, ``sample`` and ``rsample`` are torch's.
+    used, and :func:`losslab.distributions.cb_cdf` and :func:`~losslab.distributions.cb_icdf`
+    (closed forms in the logits, finite at ``|logits| = 1e4``, with a Taylor branch near 0
+    where torch's are flat in the parameter). ``sample`` and ``rsample`` are torch's.
     """
+
+    def cdf(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        return cb_cdf(value, logits)
+
+    def icdf(self, value: torch.Tensor) -> torch.Tensor:
+        logits, value = broadcast_all(self.logits, value)
+        return cb_icdf(value, logits)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:

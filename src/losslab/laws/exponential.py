@@ -8,9 +8,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
-from torch.distributions import Exponential as TorchExponential
-
 from .._errors import LosslabError, first_rows
+from ..distributions import Exponential as ExponentialDistribution
 from ..links import Link, log_softplus, positive_inv
 from ._base import Params, ScalarLaw
 from ._registry import register_law
@@ -52,6 +51,37 @@ class _ReducedExponentialNLL(torch.autograd.Function):
         dlog = torch.where(small, 1.0, sig / rate)
         # d nll / dr = sigmoid(r) y - dlog, written as -(dlog - sig y) with one fused addcmul.
         return torch.addcmul(dlog, sig, y, value=-1).mul_(-grad * ctx.scale), None, None
+
+
+class LogRateExponential(ExponentialDistribution):
+    """The exponential predictive whose ``log_prob`` is ``log_rate - rate y`` and whose mean is ``exp(-log_rate)``.
+
+    Where ``softplus(r)`` underflows (``r < -103`` in float32) the rate is 0 and torch's
+    ``log(rate)`` is ``-inf``, while the law's NLL, from ``log_rate = r``, is finite: the
+    predictive agrees with :meth:`Exponential.nll`. (The mean ``e^{-r}`` itself is beyond
+    float32 once ``r < -88.7``: that inf is the value's rounding, not a failure.)
+    """
+
+    @classmethod
+    def from_log_rate(cls, rate: torch.Tensor, log_rate: torch.Tensor) -> "LogRateExponential":
+        # (A factory, not __init__: torch's expand() refuses subclasses that override __init__.)
+        d = cls(rate, validate_args=False)
+        d.log_rate = log_rate.expand(d.rate.shape)
+        return d
+
+    def _log_rate(self) -> torch.Tensor:
+        # expand() builds an instance without log_rate: fall back to log(rate)
+        log_rate = self.__dict__.get("log_rate")
+        return torch.log(self.rate) if log_rate is None or log_rate.shape != self.rate.shape else log_rate
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return self._log_rate() - self.rate * value
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.exp(-self._log_rate())
 
 
 @register_law("exponential")
@@ -108,14 +138,13 @@ class Exponential(ScalarLaw):
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return params["rate"] * y - self._log_rate(params)
 
-    def loss(self, raw, y, *, reduction="mean", weight=None, trials=None):  # noqa: D102 - see Law.loss
-        fused = weight is None and reduction in ("mean", "sum") and not (torch.is_tensor(y) and y.requires_grad)
-        if not fused:
-            return super().loss(raw, y, reduction=reduction, weight=weight, trials=trials)
+    def _reduced_loss(self, raw, y, reduction, trials):  # noqa: D102 - see Law._reduced_loss
+        if torch.is_tensor(y) and y.requires_grad:
+            return None  # the fused Function has no gradient in y
         r = self.split_raw(raw)["rate"]
         y, _ = self._prepare({"rate": r}, y, trials)
         if y.numel() == 0:
-            return super().loss(raw, y, reduction=reduction)
+            return None
         return _ReducedExponentialNLL.apply(r, y, 1.0 / y.numel() if reduction == "mean" else 1.0)
 
     def _infimum(self, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
@@ -127,8 +156,12 @@ class Exponential(ScalarLaw):
             )
         return 1.0 + torch.log(y)
 
-    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchExponential:
-        return TorchExponential(params["rate"], validate_args=False)
+    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> ExponentialDistribution:
+        """A :class:`losslab.distributions.Exponential`: torch's, with a cdf that is 0 below 0 and exact near it.
+
+        Its ``log_prob`` and ``mean`` use ``log_rate`` (:class:`LogRateExponential`), as :meth:`nll` does.
+        """
+        return LogRateExponential.from_log_rate(params["rate"], self._log_rate(params))
 
     def _mean(self, params: Params) -> torch.Tensor:
         return torch.exp(-self._log_rate(params))

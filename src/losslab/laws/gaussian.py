@@ -8,10 +8,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
+from torch.distributions.utils import broadcast_all
 
-from .._errors import LosslabError
+from .._errors import check_number
 from ..links import IDENTITY, LOG_2PI, SIGMOID, Link
-from ._base import LocScaleLaw, Params, ScalarLaw
+from ._base import LocScaleLaw, Params, ScalarLaw, check_scale
 from ._registry import register_law
 
 
@@ -23,6 +24,21 @@ def gaussian_nll(loc: torch.Tensor, scale: torch.Tensor | float, y: torch.Tensor
     return 0.5 * z * z + torch.log(scale) + 0.5 * LOG_2PI
 
 
+class StableNormal(Normal):
+    """``torch.distributions.Normal`` whose ``log_prob`` is ``-gaussian_nll``: the residual is divided by the
+    scale before it is squared.
+
+    torch computes ``(y - loc)^2 / (2 scale^2)``: with a scale of 1e20 and a residual of 1e20 (a log
+    density of -47) both squares overflow float32 and the ratio is NaN.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        loc, scale, value = broadcast_all(self.loc, self.scale, value)
+        return -gaussian_nll(loc, scale, value)
+
+
 class _FixedScaleGaussian(ScalarLaw):
     """Shared code of the fixed-scale Gaussian laws (``gaussian``, ``sigmoid-mse``)."""
 
@@ -32,9 +48,7 @@ class _FixedScaleGaussian(ScalarLaw):
 
     def __init__(self, *, sigma: float = 1.0, clamp: float | None = None) -> None:
         super().__init__(clamp=clamp)
-        if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
-            raise LosslabError(f"{self.name}: sigma={sigma!r} must be a positive number")
-        self.sigma = float(sigma)
+        self.sigma = check_scale(sigma, "sigma", self.name)
 
     def options(self) -> dict[str, Any]:
         return {"sigma": self.sigma, **super().options()}
@@ -42,21 +56,19 @@ class _FixedScaleGaussian(ScalarLaw):
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return gaussian_nll(params["loc"], self.sigma, y)
 
-    def loss(self, raw, y, *, reduction="mean", weight=None, trials=None):  # noqa: D102 - see Law.loss
-        if weight is None and reduction != "none":
-            # mean(a * se + c) = a * mean(se) + c: one fused torch kernel instead of three passes.
-            params = self.link(raw)
-            y, _ = self._prepare(params, y, trials)
-            se = F.mse_loss(params["loc"], y, reduction=reduction)
-            const = math.log(self.sigma) + 0.5 * LOG_2PI
-            return (0.5 / self.sigma**2) * se + const * (1 if reduction == "mean" else y.numel())
-        return super().loss(raw, y, reduction=reduction, weight=weight, trials=trials)
+    def _reduced_loss(self, raw, y, reduction, trials):  # noqa: D102 - see Law._reduced_loss
+        # mean(a * se + c) = a * mean(se) + c: one fused torch kernel instead of three passes.
+        params = self.link(raw)
+        y, _ = self._prepare(params, y, trials)
+        se = F.mse_loss(params["loc"], y, reduction=reduction)
+        const = math.log(self.sigma) + 0.5 * LOG_2PI
+        return (0.5 / self.sigma**2) * se + const * (1 if reduction == "mean" else y.numel())
 
     def _infimum(self, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return torch.full_like(y, math.log(self.sigma) + 0.5 * LOG_2PI)
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> Normal:
-        return Normal(params["loc"], torch.full_like(params["loc"], self.sigma), validate_args=False)
+        return StableNormal(params["loc"], torch.full_like(params["loc"], self.sigma), validate_args=False)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return params["loc"]
@@ -103,6 +115,11 @@ class SigmoidMSE(_FixedScaleGaussian):
     gradient in ``x`` carries a factor ``p (1 - p)`` that vanishes when the sigmoid
     saturates. The Gaussian reading puts mass outside [0, 1], so its density is
     over the real line.
+
+    :meth:`quantile` and :meth:`interval` are those of ``Normal(sigmoid(x), sigma)``, but
+    ``sigma`` is an option, not fitted: every label gets an interval of the same width
+    ``2 * 1.645 * sigma`` (at level 0.9), which may reach outside [0, 1], whatever the data's
+    spread. For intervals learned from the labels, use ``beta``, ``logit-normal`` or ``binned``.
 
     Args:
         sigma: the fixed standard deviation of the Gaussian reading (default 1).
@@ -152,9 +169,7 @@ class GaussianHetero(LocScaleLaw):
 
     def __init__(self, *, beta: float = 0.0, min_scale: float = 1e-3, clamp: float | None = None) -> None:
         super().__init__(min_scale=min_scale, clamp=clamp)
-        if not 0.0 <= beta <= 1.0:
-            raise LosslabError(f"{self.name}: beta={beta!r} must lie in [0, 1]")
-        self.beta = float(beta)
+        self.beta = check_number(beta, "beta", who=self.name, low=0.0, high=1.0)
         self.stop_gradient = self.beta > 0
 
     def options(self) -> dict[str, Any]:
@@ -173,7 +188,7 @@ class GaussianHetero(LocScaleLaw):
         return nll * params["scale"].detach() ** (2 * self.beta)
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> Normal:
-        return Normal(params["loc"], params["scale"], validate_args=False)
+        return StableNormal(params["loc"], params["scale"], validate_args=False)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return params["loc"]

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch.distributions import Laplace as TorchLaplace
+from torch.distributions.utils import broadcast_all
 
-from .._errors import LosslabError
 from ..links import IDENTITY, Link
-from ._base import LocScaleLaw, Params, ScalarLaw
+from ._base import LocScaleLaw, Params, ScalarLaw, check_scale
 from ._registry import register_law
 
 LOG_2 = math.log(2.0)
@@ -22,6 +22,20 @@ def laplace_nll(loc: torch.Tensor, scale: torch.Tensor | float, y: torch.Tensor)
     if isinstance(scale, float):
         return F.l1_loss(loc, y, reduction="none") * (1.0 / scale) + math.log(2.0 * scale)
     return torch.abs(y - loc) / scale + torch.log(scale) + LOG_2
+
+
+class StableLaplace(TorchLaplace):
+    """``torch.distributions.Laplace`` whose ``log_prob`` is ``-laplace_nll``.
+
+    torch computes ``-log(2 scale)``: a scale above 1.7e38 makes ``2 scale`` overflow float32
+    (a log density of -inf where it is -89).
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        loc, scale, value = broadcast_all(self.loc, self.scale, value)
+        return -laplace_nll(loc, scale, value)
 
 
 @register_law("laplace")
@@ -58,9 +72,7 @@ class Laplace(ScalarLaw):
 
     def __init__(self, *, scale: float = 1.0, clamp: float | None = None) -> None:
         super().__init__(clamp=clamp)
-        if not (isinstance(scale, (int, float)) and scale > 0 and math.isfinite(scale)):
-            raise LosslabError(f"{self.name}: scale={scale!r} must be a positive number")
-        self.scale = float(scale)
+        self.scale = check_scale(scale, "scale", self.name)
 
     def options(self) -> dict[str, Any]:
         return {"scale": self.scale, **super().options()}
@@ -75,21 +87,19 @@ class Laplace(ScalarLaw):
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return laplace_nll(params["loc"], self.scale, y)
 
-    def loss(self, raw, y, *, reduction="mean", weight=None, trials=None):  # noqa: D102 - see Law.loss
-        if weight is None and reduction != "none":
-            # mean(|r| / b + c) = mean(|r|) / b + c: one fused torch kernel instead of three passes.
-            params = self.link(raw)
-            y, _ = self._prepare(params, y, trials)
-            ae = F.l1_loss(params["loc"], y, reduction=reduction)
-            const = math.log(2.0 * self.scale)
-            return ae * (1.0 / self.scale) + const * (1 if reduction == "mean" else y.numel())
-        return super().loss(raw, y, reduction=reduction, weight=weight, trials=trials)
+    def _reduced_loss(self, raw, y, reduction, trials):  # noqa: D102 - see Law._reduced_loss
+        # mean(|r| / b + c) = mean(|r|) / b + c: one fused torch kernel instead of three passes.
+        params = self.link(raw)
+        y, _ = self._prepare(params, y, trials)
+        ae = F.l1_loss(params["loc"], y, reduction=reduction)
+        const = math.log(2.0 * self.scale)
+        return ae * (1.0 / self.scale) + const * (1 if reduction == "mean" else y.numel())
 
     def _infimum(self, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return torch.full_like(y, math.log(2.0 * self.scale))
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchLaplace:
-        return TorchLaplace(params["loc"], torch.full_like(params["loc"], self.scale), validate_args=False)
+        return StableLaplace(params["loc"], torch.full_like(params["loc"], self.scale), validate_args=False)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return params["loc"]
@@ -137,7 +147,7 @@ class LaplaceHetero(LocScaleLaw):
         return laplace_nll(params["loc"], params["scale"], y)
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchLaplace:
-        return TorchLaplace(params["loc"], params["scale"], validate_args=False)
+        return StableLaplace(params["loc"], params["scale"], validate_args=False)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return params["loc"]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.distributions import Normal, SigmoidTransform, TransformedDistribution
+from torch.distributions.utils import broadcast_all
 
 from ._base import LocScaleLaw, Params
 from ._registry import register_law
@@ -80,6 +81,29 @@ def _mean_block(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return torch.where(scale <= _SWITCH_SCALE, hermite, laguerre)
 
 
+def logit_normal_nll(loc: torch.Tensor, scale: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""Per-element logit-normal NLL :math:`-\log N(\operatorname{logit} y; \mu, s) + \log y + \log(1 - y)`, shape of ``y``."""
+    log_y, log_1my = torch.log(y), torch.log1p(-y)
+    return gaussian_nll(loc, scale, log_y - log_1my) + (log_y + log_1my)
+
+
+class StableLogitNormal(TransformedDistribution):
+    """``Normal(loc, scale)`` pushed through the sigmoid, whose ``log_prob`` is :func:`logit_normal_nll`'s.
+
+    torch's clamps the label to ``[tiny, 1 - eps]`` before the logit (so the float just below 1 in
+    float32 gets the density of ``1 - 1.2e-7``) and squares the residual before dividing by the
+    scale (NaN once both overflow); the law's NLL does neither. Build it as a
+    ``TransformedDistribution(Normal(loc, scale), [SigmoidTransform()])``.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        base = self.base_dist
+        loc, scale, value = broadcast_all(base.loc, base.scale, value)
+        return -logit_normal_nll(loc, scale, value)
+
+
 @register_law("logit-normal")
 class LogitNormal(LocScaleLaw):
     r"""Logit-normal law: ``logit(y) ~ Normal(loc, scale)`` for labels in the open interval (0, 1).
@@ -124,11 +148,10 @@ class LogitNormal(LocScaleLaw):
         return {"loc": z.mean().to(dtype), "scale": scale.clamp(min=2 * self.min_scale).to(dtype)}
 
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
-        log_y, log_1my = torch.log(y), torch.log1p(-y)
-        return gaussian_nll(params["loc"], params["scale"], log_y - log_1my) + (log_y + log_1my)
+        return logit_normal_nll(params["loc"], params["scale"], y)
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TransformedDistribution:
-        return TransformedDistribution(
+        return StableLogitNormal(
             Normal(params["loc"], params["scale"], validate_args=False), [SigmoidTransform()], validate_args=False
         )
 

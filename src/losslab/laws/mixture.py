@@ -7,15 +7,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.distributions import Categorical, MixtureSameFamily, Normal
+from torch.distributions import Categorical, Normal
 
-from .._errors import LosslabError, shape_str
-from ..links import LOG_2PI, positive_inv
-from ._base import Law, Params
+from .._errors import LosslabError, check_integer, shape_str
+from ..distributions import MixtureSameFamily
+from ..links import LOG_2PI, positive, positive_inv
+from ._base import Law, Params, check_scale
 from ._registry import register_law
 
-#: bisection steps of the median: the bracket shrinks by 2^-80, below float64 resolution
-MEDIAN_STEPS = 80
 #: ascent steps of the mode search, from every component's location (Newton converges in a few)
 MODE_STEPS = 30
 
@@ -27,19 +26,51 @@ def mixture_log_prob(logits: torch.Tensor, loc: torch.Tensor, scale: torch.Tenso
     gets log-density ``-inf``, its value to the precision of the sum (below ``-2.6e36``): computing
     ``z^2`` there would overflow float32, and although ``logsumexp`` gives such a component zero
     weight, ``0 * inf`` in the backward pass would make every gradient NaN.
+
+    Where every component is that far (a label 1e30 away), the mixture's log density is its
+    nearest component's (in scales), computed on its own: its value overflows to ``-inf`` as the
+    exact one would, but its gradient stays finite, where ``logsumexp`` of nothing but ``-inf``
+    has a NaN gradient.
     """
     d = y.unsqueeze(-1) - loc
-    with torch.no_grad():  # only a mask
-        far = d.abs() > _far_scales(d.dtype) * scale
+    with torch.no_grad():  # only masks
+        ratio = d.abs() / scale
+        far = ratio > _far_scales(d.dtype)
+        all_far = far.all(-1)
+    log_w = F.log_softmax(logits, dim=-1)
     z = torch.where(far, torch.zeros_like(d), d) / scale
     comp = -0.5 * z * z - torch.log(scale) - 0.5 * LOG_2PI
     comp = torch.where(far, torch.full_like(comp, -math.inf), comp)
-    return torch.logsumexp(F.log_softmax(logits, dim=-1) + comp, dim=-1)
+    if all_far.device.type == "cpu" and not bool(all_far.any()):
+        # The usual case, checked for free on a CPU (on a GPU the check would wait for the device).
+        return torch.logsumexp(log_w + comp, dim=-1)
+    every = all_far.unsqueeze(-1)
+    lse = torch.logsumexp(torch.where(every, torch.zeros_like(comp), log_w + comp), dim=-1)
+    k = ratio.argmin(-1, keepdim=True)
+    pick = lambda t: t.expand_as(d).gather(-1, k).squeeze(-1)  # noqa: E731
+    s_k = pick(scale)
+    z_k = torch.where(all_far, pick(d), torch.zeros_like(s_k)) / s_k
+    nearest = pick(log_w) - 0.5 * z_k * z_k - torch.log(s_k) - 0.5 * LOG_2PI
+    return torch.where(all_far, nearest, lse)
 
 
 def _far_scales(dtype: torch.dtype) -> float:
     """``C``: ``C^2`` is finite in ``dtype``, with room for the sums that follow (see :func:`mixture_log_prob`)."""
     return math.sqrt(torch.finfo(dtype).max) / 8
+
+
+class StableGaussianMixture(MixtureSameFamily):
+    """The mixture-gaussian predictive whose ``log_prob`` is :func:`mixture_log_prob`.
+
+    torch's sums ``log N(y; mu_k, s_k)`` from ``(y - mu_k)^2 / (2 s_k^2)``: a component of scale
+    1e20 makes both squares overflow float32 and the ratio NaN, which ``logsumexp`` spreads.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        comp = self.component_distribution
+        return mixture_log_prob(self.mixture_distribution.logits, comp.loc, comp.scale, value)
 
 
 @register_law("mixture-gaussian")
@@ -56,14 +87,16 @@ class MixtureGaussian(Law):
     Parameters have a trailing component axis: ``logits``, ``loc`` and ``scale`` are
     ``(..., K)`` for labels ``(...)``.
 
-    Point kinds: ``mean`` (``sum_k pi_k mu_k``); ``median`` (80 bisection steps on the
-    mixture cdf); ``mode`` (the highest density reached by the fixed-point ascent of
+    Point kinds: ``mean`` (``sum_k pi_k mu_k``); ``median`` (the quantile at 1/2: bisection
+    on the mixture cdf to float resolution, bracketed by the components' medians); ``mode`` (the highest density reached by the fixed-point ascent of
     Carreira-Perpinan (2000) started from each of the K component locations, with Newton
     steps where they climb faster). The mode search is local: it misses the global mode
     only if no ascent from a component location reaches it; on a flat top (two equal
     components 2 scales apart) float32 locates it only to about 1e-2 scales, since the
     density there is flat to within rounding. Neither is differentiable.
-    The predictive ``MixtureSameFamily`` has ``cdf`` and ``sample`` but no ``icdf``.
+    The predictive, a :class:`losslab.distributions.MixtureSameFamily`, has ``cdf``, ``icdf``
+    (:func:`losslab.distributions.mixture_icdf`, used by :meth:`quantile` and :meth:`interval`)
+    and ``sample``.
 
     Args:
         n_components: the number of components ``K`` (default 3).
@@ -92,11 +125,8 @@ class MixtureGaussian(Law):
 
     def __init__(self, *, n_components: int = 3, min_scale: float = 1e-3, clamp: float | None = None) -> None:
         super().__init__(clamp=clamp)
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-            raise LosslabError(f"{self.name}: n_components={n_components!r} must be an integer >= 1")
-        if not (isinstance(min_scale, (int, float)) and min_scale > 0 and math.isfinite(min_scale)):
-            raise LosslabError(f"{self.name}: min_scale={min_scale!r} must be a positive number")
-        self.n_components, self.min_scale = n_components, float(min_scale)
+        self.n_components = check_integer(n_components, "n_components", who=self.name, low=1)
+        self.min_scale = check_scale(min_scale, "min_scale", self.name)
 
     def options(self) -> dict[str, Any]:
         return {"n_components": self.n_components, "min_scale": self.min_scale, **super().options()}
@@ -108,7 +138,7 @@ class MixtureGaussian(Law):
 
     def link(self, raw: torch.Tensor) -> Params:
         parts = self.split_raw(raw)
-        return {"logits": parts["logits"], "loc": parts["loc"], "scale": F.softplus(parts["scale"]) + self.min_scale}
+        return {"logits": parts["logits"], "loc": parts["loc"], "scale": positive(parts["scale"], self.min_scale)}
 
     def inverse_link(self, params: dict[str, Any]) -> torch.Tensor:
         """Raw outputs ``(3K,)`` for ``logits`` (or ``probs``), ``loc`` and ``scale``, each ``(K,)``."""
@@ -187,7 +217,7 @@ class MixtureGaussian(Law):
         return -mixture_log_prob(params["logits"], params["loc"], params["scale"], y)
 
     def predictive(self, params: Params, trials: torch.Tensor | None = None) -> MixtureSameFamily:
-        return MixtureSameFamily(
+        return StableGaussianMixture(
             Categorical(logits=params["logits"], validate_args=False),
             Normal(params["loc"], params["scale"], validate_args=False),
             validate_args=False,
@@ -195,21 +225,6 @@ class MixtureGaussian(Law):
 
     def _mean(self, params: Params) -> torch.Tensor:
         return (torch.softmax(params["logits"], dim=-1) * params["loc"]).sum(-1)
-
-    @torch.no_grad()
-    def _median(self, params: Params) -> torch.Tensor:
-        logw = F.log_softmax(params["logits"], dim=-1)
-        loc, scale = params["loc"], params["scale"]
-        # Every component's cdf is below 1e-23 (above 1 - 1e-23) left (right) of the bracket.
-        lo = (loc - 10 * scale).amin(-1)
-        hi = (loc + 10 * scale).amax(-1)
-        for _ in range(MEDIAN_STEPS):
-            mid = 0.5 * (lo + hi)
-            cdf = (logw.exp() * torch.special.ndtr((mid.unsqueeze(-1) - loc) / scale)).sum(-1)
-            below = cdf < 0.5
-            lo = torch.where(below, mid, lo)
-            hi = torch.where(below, hi, mid)
-        return 0.5 * (lo + hi)
 
     @torch.no_grad()
     def _mode(self, params: Params) -> torch.Tensor:
@@ -232,6 +247,9 @@ class MixtureGaussian(Law):
             fixed = x + g / (r * prec).sum(-1)
             newton = x - g / torch.where(h < 0, h, -torch.ones_like(h))
             better = (h < 0) & (log_density(newton) > log_density(fixed))
-            x = torch.where(better, newton, fixed)
+            step = torch.where(better, newton, fixed)
+            # Far outside the useful range (scales of 1e30, whose precision underflows) a step can be 0/0:
+            # such a start stays where it is; every start is a finite candidate.
+            x = torch.where(torch.isfinite(step), step, x)
         best = log_density(x).argmax(-1, keepdim=True)
         return x.gather(-1, best).squeeze(-1)

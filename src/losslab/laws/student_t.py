@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
+import numpy as np
 import torch
-from torch.distributions import StudentT as TorchStudentT
-
-from .._errors import LosslabError
+from torch.distributions.utils import broadcast_all
+from .._errors import check_number
+from ..distributions import StudentT as StudentTDistribution
 from ..links import IDENTITY, Link, positive_link
-from ._base import Params, ScalarLaw
+from ._base import Params, ScalarLaw, check_scale
 from ._registry import register_law
 
 LOG_PI = math.log(math.pi)
@@ -76,6 +78,16 @@ def lgamma_half_step(h: torch.Tensor) -> torch.Tensor:
     return torch.where(big, series, torch.lgamma(small) - torch.lgamma(small + 0.5))
 
 
+@functools.lru_cache(maxsize=64)
+def _fixed_df_constant(df: float) -> float:
+    """``lgamma(df/2) - lgamma((df+1)/2) + log(df pi)/2`` for a fixed ``df``.
+
+    By :func:`lgamma_half_step` in float64, not ``math.lgamma(df/2) - math.lgamma((df+1)/2)``: that
+    difference of two numbers of size ``(df/2) log(df/2)`` loses ``df * 1e-16``, a digit per decade of ``df``.
+    """
+    return float(lgamma_half_step(torch.tensor(0.5 * df, dtype=torch.float64))) + 0.5 * (math.log(df) + LOG_PI)
+
+
 def student_t_nll(
     loc: torch.Tensor, scale: torch.Tensor, df: torch.Tensor | float, y: torch.Tensor
 ) -> torch.Tensor:
@@ -84,7 +96,7 @@ def student_t_nll(
     ``df`` is a tensor (learned) or a float (fixed: the ``lgamma`` terms are then one constant).
     """
     if isinstance(df, float):
-        const = math.lgamma(0.5 * df) - math.lgamma(0.5 * (df + 1.0)) + 0.5 * (math.log(df) + LOG_PI)
+        const = _fixed_df_constant(df)
         return (0.5 * (df + 1.0)) * log1p_square(y - loc, scale, df) + torch.log(scale) + const
     half = 0.5 * df
     return (
@@ -93,6 +105,25 @@ def student_t_nll(
         + lgamma_half_step(half)
         + 0.5 * (torch.log(df) + LOG_PI)
     )
+
+
+#: the range of a fixed ``df`` (and ``min_df``'s upper end): ``sqrt(df)`` and ``1 / df`` stay normal float32 numbers
+DF_RANGE = (1e-3, 1e12)
+
+
+class StableStudentT(StudentTDistribution):
+    """The student-t predictive whose ``log_prob`` is ``-student_t_nll``.
+
+    torch's ``log_prob`` squares ``(y - loc) / scale`` (inf beyond 1.8e19 in float32) and takes
+    ``lgamma(df/2) - lgamma((df + 1)/2)`` (inf - inf = NaN for ``df`` beyond 1e36);
+    :func:`student_t_nll` does neither.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        df, loc, scale, value = broadcast_all(self.df, self.loc, self.scale, value)
+        return -student_t_nll(loc, scale, df, value)
 
 
 @register_law("student-t")
@@ -148,16 +179,17 @@ class StudentT(ScalarLaw):
         clamp: float | None = None,
     ) -> None:
         super().__init__(clamp=clamp)
-        if df is not None and not (isinstance(df, (int, float)) and df > 0 and math.isfinite(df)):
-            raise LosslabError(f"{self.name}: df={df!r} must be a positive number or None (learned)")
-        if not (isinstance(min_df, (int, float)) and 1.0 <= min_df and math.isfinite(min_df)):
-            raise LosslabError(f"{self.name}: min_df={min_df!r} must be a number >= 1 (2 keeps the variance finite)")
-        if not (isinstance(min_scale, (int, float)) and min_scale > 0 and math.isfinite(min_scale)):
-            raise LosslabError(f"{self.name}: min_scale={min_scale!r} must be a positive number")
-        self.df = None if df is None else float(df)
-        self.min_df, self.min_scale = float(min_df), float(min_scale)
-        # The mean exists only for df > 1; the learned df always exceeds min_df >= 1.
-        has_mean = self.df is None or self.df > 1.0
+        low, high = DF_RANGE
+        if df is not None:
+            df = check_number(df, "df", who=self.name, low=low, high=high,
+                              what=f"a number in [{low:g}, {high:g}] or None (learned)")
+        self.df = df
+        self.min_df = check_number(min_df, "min_df", who=self.name, low=1.0, high=high,
+                                   what=f"a number in [1, {high:g}] (2 keeps the variance finite)")
+        self.min_scale = check_scale(min_scale, "min_scale", self.name)
+        # The mean exists only for df > 1. A learned df is min_df + softplus(r), which rounds to min_df where
+        # softplus underflows, so min_df itself must exceed 1 in float32 (the least precision laws compute in).
+        has_mean = float(np.float32(self.min_df if self.df is None else self.df)) > 1.0
         self.point_kinds = ("mean", "median", "mode") if has_mean else ("median", "mode")
 
     def options(self) -> dict[str, Any]:
@@ -172,7 +204,8 @@ class StudentT(ScalarLaw):
     def link(self, raw: torch.Tensor) -> Params:
         params = super().link(raw)
         if self.df is not None:
-            params["df"] = torch.tensor(self.df, dtype=raw.dtype, device=raw.device)
+            loc = params["loc"]  # (float32 for half raw outputs, as every parameter)
+            params["df"] = torch.tensor(self.df, dtype=loc.dtype, device=loc.device)
         return params
 
     def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
@@ -203,8 +236,9 @@ class StudentT(ScalarLaw):
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return student_t_nll(params["loc"], params["scale"], self._df(params), y)
 
-    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> TorchStudentT:
-        return TorchStudentT(self._df(params), params["loc"], params["scale"], validate_args=False)
+    def predictive(self, params: Params, trials: torch.Tensor | None = None) -> StudentTDistribution:
+        """A :class:`losslab.distributions.StudentT`: torch's, with ``cdf`` and ``icdf`` (``scipy.special.stdtr``/``stdtrit``)."""
+        return StableStudentT(self._df(params), params["loc"], params["scale"], validate_args=False)
 
     def _mean(self, params: Params) -> torch.Tensor:
         return params["loc"]

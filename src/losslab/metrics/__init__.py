@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .calibration import ReliabilityCurve, bin_edges, calibration_error, reliability_curve
-from .evaluate import EVALUATED_METRICS, evaluate
+from .evaluate import EVALUATED_METRICS, evaluate, point_kind
 from .point import (
     auroc_score,
     bernoulli_kl,
@@ -92,6 +92,7 @@ __all__ = [
     "EVALUATED_METRICS",
     "ReliabilityCurve",
     "evaluate",
+    "point_kind",
     "bin_edges",
     "beta_cdf",
     "studentt_cdf",

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._errors import LosslabError, check_finite, shape_str
+from .._errors import LosslabError, check_finite, check_integer, check_number, shape_str
 
-__all__ = ["check_array", "check_pair", "check_unit_interval", "check_choice"]
+__all__ = ["check_array", "check_pair", "check_unit_interval", "check_choice", "check_options"]
 
 
 def check_array(
@@ -128,3 +128,43 @@ def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> None:
     """Raise unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise LosslabError(f"{name}={value!r}; expected one of {', '.join(repr(c) for c in choices)}")
+
+
+def check_options(
+    *,
+    level: Any = None,
+    n_bins: Any = None,
+    threshold: Any = None,
+    n_samples: Any = None,
+    seed: Any = None,
+) -> dict[str, Any]:
+    """Check the numeric options metrics share, each only when given; a one-line error names the first bad one.
+
+    ``level`` is a probability in (0, 1), ``n_bins`` an integer >= 1, ``threshold`` a finite number,
+    ``n_samples`` an integer >= 2 (levels or draws of an estimator) and ``seed`` an integer >= 0.
+    Called up front, so that a bad option is an error rather than a metric left out with the error
+    as its "reason" (``evaluate(level=1.5)`` used to return None for CRPS, PIT and intervals).
+
+    Returns:
+        the given options, converted (``np.int64(5)`` and ``5.0`` to ``5``, numbers to ``float``).
+
+    >>> check_options(level=0.9, n_samples=np.int64(1000))
+    {'level': 0.9, 'n_samples': 1000}
+    >>> check_options(n_samples=0)
+    Traceback (most recent call last):
+    ...
+    losslab._errors.LosslabError: n_samples=0 must be an integer >= 2
+    """
+    out: dict[str, Any] = {}
+    if level is not None:
+        out["level"] = check_number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True,
+                                    what="a number in (0, 1), e.g. 0.9 for the central 90% interval")
+    if n_bins is not None:
+        out["n_bins"] = check_integer(n_bins, "n_bins", low=1)
+    if threshold is not None:
+        out["threshold"] = check_number(threshold, "threshold", what="a finite number")
+    if n_samples is not None:
+        out["n_samples"] = check_integer(n_samples, "n_samples", low=2)
+    if seed is not None:
+        out["seed"] = check_integer(seed, "seed", low=0)
+    return out

@@ -10,7 +10,7 @@ import torch
 
 from .._errors import LosslabError
 from . import point as _point
-from ._checks import check_pair
+from ._checks import check_options, check_pair
 from .calibration import _calibration_error
 from .scoring import _crps_values, _interval, _pit_values, _uniform_distance, energy_score
 
@@ -33,6 +33,11 @@ EVALUATED_METRICS: tuple[str, ...] = (
     "calibration_error",
 )
 
+#: the metrics that are a mean of one term per row (averaged over outputs); the others (the rank and
+#: calibration metrics, the interval's coverage and width) are not, so a bootstrap over test rows must
+#: recompute them, not average row terms
+ROW_METRICS: tuple[str, ...] = ("log_score", "crps", "energy_score", "mean_squared_error", "mean_absolute_error", "brier_loss", "bernoulli_kl")
+
 _PROBABILITY_METRICS = ("brier_loss", "bernoulli_kl", "auroc_score", "calibration_error")
 _DENSITY_METRICS = ("crps", "pit_calibration_error", "interval_coverage", "interval_width")
 
@@ -40,6 +45,22 @@ _DENSITY_METRICS = ("crps", "pit_calibration_error", "interval_coverage", "inter
 def _columns(x: np.ndarray) -> list[np.ndarray]:
     """One contiguous 1-d array per output (the arrays a metric gets when called on one output)."""
     return [x] if x.ndim == 1 else list(np.ascontiguousarray(x.T))
+
+
+def _bernoulli_kl_terms(y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    r"""``KL(y || sigmoid(x))`` per element from the logits: :math:`y\log y + (1-y)\log(1-y) + y\,\mathrm{softplus}(-x)
+    + (1-y)\,\mathrm{softplus}(x)`, finite wherever ``x`` is (``-log sigmoid(x)`` is ``softplus(-x)``)."""
+    return (_point._xlogy(y, y) + _point._xlogy(1 - y, 1 - y)) + (y * np.logaddexp(0.0, -logits) + (1 - y) * np.logaddexp(0.0, logits))
+
+
+def point_kind(law: Any) -> str:
+    """The point prediction a law is scored on: its mean, or its median where it has no mean.
+
+    >>> from losslab import get_law
+    >>> point_kind(get_law("student-t", df=1.0)), point_kind(get_law("gaussian"))
+    ('median', 'mean')
+    """
+    return "mean" if "mean" in law.point_kinds else "median"
 
 
 def evaluate(
@@ -53,6 +74,8 @@ def evaluate(
     threshold: float = 0.5,
     n_samples: int = 1000,
     seed: int = 0,
+    point: str | None = None,
+    per_row: bool = False,
 ) -> dict[str, Any]:
     """Every metric of :data:`EVALUATED_METRICS` that applies to ``law``, with a reason for each that does not.
 
@@ -77,21 +100,33 @@ def evaluate(
         n_bins: bins of the calibration error.
         threshold: binarisation threshold of the AUROC.
         n_samples, seed: for the estimators that draw (see :func:`~losslab.metrics.crps`).
+        point: the point prediction the point metrics score (a kind of ``law.point_kinds``); by
+            default the law's mean, or its median where the law has no mean (a Student-t with
+            ``df <= 1``, such as the Cauchy law).
+        per_row: also return each row's term of the metrics that are a mean over rows
+            (:data:`ROW_METRICS`), averaged over the outputs, so that their mean over rows is the
+            metric: the input of a bootstrap over test rows.
 
     Returns:
-        ``{metric: float or None, ..., "reasons": {metric: why None}, "methods": {"crps": ...}}``;
+        ``{metric: float or None, ..., "point": the point kind scored, "reasons": {metric: why None}, "methods": {"crps": ...}}``;
         with 2-d labels also ``"per_output": {metric: [float or None per output]}`` (the top-level
-        value is the mean over outputs; for ``mvn`` only the point metrics are per output).
+        value is the mean over outputs; for ``mvn`` only the point metrics are per output); with
+        ``per_row`` also ``"per_row": {metric: (N,) float64 array}`` for each metric of
+        :data:`ROW_METRICS` that is not None.
     """
-    if not np.isfinite(threshold):
-        raise LosslabError(f"threshold={threshold!r}; expected a finite number")
+    opts = check_options(level=level, n_bins=n_bins, threshold=threshold, n_samples=n_samples, seed=seed)
+    level, n_bins, threshold, n_samples, seed = (opts[k] for k in ("level", "n_bins", "threshold", "n_samples", "seed"))
     with torch.no_grad():
         nll = law.nll(params, y, trials=trials)  # the law validates shapes, support and trials here
         ref = nll
         yt = torch.as_tensor(y).to(dtype=ref.dtype, device=ref.device) if not torch.is_tensor(y) else y.to(ref)
         tr = None if trials is None else torch.as_tensor(trials, dtype=ref.dtype, device=ref.device)
         dist = law.predictive(params, trials=tr) if law.needs_trials else law.predictive(params)
-        mean = law.point(params, "mean")
+        point = point_kind(law) if point is None else point
+        mean = law.point(params, point)
+        # the mean's logit where the law holds it (bernoulli, binomial, beta, beta-binomial): the KL of a mean that
+        # rounds to 1 (sigmoid(1e4) in float32) from a label 0 is inf, but from the logit it is 1e4, as law.excess says
+        mean_logits = law._mean_logits(params) if point == "mean" and hasattr(law, "_mean_logits") else None
 
     out: dict[str, Any] = {name: None for name in EVALUATED_METRICS}
     reasons: dict[str, str] = {}
@@ -101,6 +136,7 @@ def evaluate(
     m_np = mean.detach().cpu().numpy().astype(np.float64)
     n_out = 1 if y_np.ndim == 1 else y_np.shape[1]
     per: dict[str, list[float | None]] = {}
+    rows: dict[str, np.ndarray] = {}  # metric -> (N,) row terms, with per_row
 
     def put(name: str, values: list[float | None], why: str | None = None) -> None:
         per[name] = values
@@ -110,12 +146,14 @@ def evaluate(
         else:
             reasons[name] = why or "undefined for at least one output"
 
-    def per_element(values: torch.Tensor) -> list[float | None]:
-        v = values.detach().cpu().numpy().astype(np.float64)
+    def per_element(values: torch.Tensor, name: str | None = None) -> list[float | None]:
+        v = values.detach().cpu().numpy().astype(np.float64) if torch.is_tensor(values) else values
+        if per_row and name is not None:
+            rows[name] = v.reshape(v.shape[0], -1).mean(axis=1)
         return [float(c.mean()) for c in _columns(v)] if not multivariate else [float(v.mean())]
 
     # ---- log score
-    put("log_score", per_element(nll))
+    put("log_score", per_element(nll, "log_score"))
 
     # ---- scores of a density over the label
     if multivariate:
@@ -124,6 +162,8 @@ def evaluate(
         with torch.no_grad():
             es = energy_score(dist, yt, reduction="none", n_samples=n_samples, seed=seed)
         put("energy_score", [float(es.mean())])
+        if per_row:
+            rows["energy_score"] = es.detach().cpu().numpy().astype(np.float64).reshape(len(es), -1).mean(axis=1)
     else:
         reasons["energy_score"] = "scalar law: the energy score equals the CRPS (see crps)"
         try:
@@ -131,7 +171,7 @@ def evaluate(
                 c, methods["crps"] = _crps_values(dist, yt, n_samples, seed)
                 u = _pit_values(dist, yt, seed)
                 lo, hi = _interval(dist, level, yt, n_samples, seed)
-            put("crps", per_element(c))
+            put("crps", per_element(c, "crps"))
             u_np = u.cpu().numpy().astype(np.float64)
             put("pit_calibration_error", [_uniform_distance(col, "l1") for col in _columns(u_np)])
             put("interval_coverage", per_element(((yt >= lo) & (yt <= hi)).to(torch.float64)))
@@ -144,6 +184,9 @@ def evaluate(
     # metrics' unchecked kernels (the same arithmetic as calling each metric on one output, without
     # converting and checking every output again: with 32 outputs x 7 metrics that took about 30 ms a run).
     check_pair(y_np, m_np)
+    if per_row:
+        per_element((y_np - m_np) ** 2, "mean_squared_error")
+        per_element(np.abs(y_np - m_np), "mean_absolute_error")
     yc, mc = _columns(y_np), _columns(m_np)
     put("mean_squared_error", [_point._mse(a, b, None) for a, b in zip(yc, mc)])
     put("mean_absolute_error", [_point._mae(a, b, None) for a, b in zip(yc, mc)])
@@ -160,7 +203,18 @@ def evaluate(
             reasons[name] = why
     else:
         put("brier_loss", [_point._mse(a, b, None) for a, b in zip(yc, mc)])
-        put("bernoulli_kl", [_point._bernoulli_kl(a, b, None) for a, b in zip(yc, mc)])
+        if mean_logits is not None:
+            kl = _bernoulli_kl_terms(y_np, mean_logits.detach().cpu().numpy().astype(np.float64))
+            put("bernoulli_kl", [max(float(c.mean()), 0.0) for c in _columns(kl)])
+        else:
+            put("bernoulli_kl", [_point._bernoulli_kl(a, b, None) for a, b in zip(yc, mc)])
+        if per_row:
+            rows["brier_loss"] = rows["mean_squared_error"]
+            x = _point._xlogy
+            if mean_logits is not None:
+                per_element(kl, "bernoulli_kl")
+            else:
+                per_element((x(y_np, y_np) - x(y_np, m_np)) + (x(1 - y_np, 1 - y_np) - x(1 - y_np, 1 - m_np)), "bernoulli_kl")
         put("calibration_error", [_calibration_error(a, b, np.ones_like(a), n_bins, "l1", "uniform", False) for a, b in zip(yc, mc)])
         aucs: list[float | None] = []
         for a, b in zip(yc, mc):
@@ -173,6 +227,9 @@ def evaluate(
     result: dict[str, Any] = dict(out)
     result["reasons"] = reasons
     result["methods"] = methods
+    result["point"] = point
     if y_np.ndim == 2:
         result["per_output"] = {k: v for k, v in per.items() if len(v) == n_out}
+    if per_row:
+        result["per_row"] = {k: v for k, v in rows.items() if out.get(k) is not None}
     return result

@@ -26,7 +26,9 @@ autograd function whose derivative in ``x`` is the exact density and whose
 derivatives in the shape parameters are central finite differences of the same
 scipy function (relative step ``6e-6``, error about ``1e-10`` relative). The
 Beta, Student-t and zero/one-inflated Beta CRPS are therefore differentiable
-but pay a CPU round-trip.
+but pay a CPU round-trip. These CDFs and the quantile functions behind the
+intervals live in :mod:`losslab.distributions` (``distribution_cdf``,
+``distribution_icdf``), shared with the laws' ``quantile`` and ``interval``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,19 @@ from torch.distributions import (
 )
 
 from .._errors import LosslabError, shape_str
-from ..distributions import ScaledBetaBinomial, ScaledBinomial
+from ..distributions import (
+    _BETA_SPEC,
+    _T_SPEC,
+    ScaledBetaBinomial,
+    ScaledBinomial,
+    _ScipyCdf,
+    _t_log_pdf,
+    bisect_icdf,
+    distribution_cdf,
+    distribution_icdf,
+)
+from ..distributions import beta_cdf as _beta_cdf
+from ..distributions import studentt_cdf as _studentt_cdf
 from ._checks import check_array, check_choice
 
 __all__ = [
@@ -125,120 +139,31 @@ def _expected_abs_uniform(y: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> 
     return (y - t).abs() + ((t - a) ** 2 + (b - t) ** 2) / (2 * (b - a))
 
 
-# ------------------------------------------------- CDFs torch lacks (scipy + autograd)
-class _ScipyCdf(torch.autograd.Function):
-    """``cdf(x, *shape)`` by scipy; ``d/dx`` = the density (exact), ``d/dshape`` by central differences."""
-
-    @staticmethod
-    def forward(ctx, spec, x, *shape):  # type: ignore[override]
-        np_cdf, log_pdf = spec
-        args = [t.detach().to("cpu", torch.float64).numpy() for t in (x, *shape)]
-        out = np_cdf(args[0], *args[1:])
-        ctx.spec, ctx.args = spec, args
-        ctx.save_for_backward(x, *shape)
-        return torch.as_tensor(out, dtype=x.dtype, device=x.device)
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        np_cdf, log_pdf = ctx.spec
-        x, *shape = ctx.saved_tensors
-        args = ctx.args
-        grads: list[torch.Tensor | None] = [None, None]
-        if ctx.needs_input_grad[1]:
-            grads[1] = grad * torch.exp(log_pdf(x, *shape))
-        for i in range(len(shape)):
-            if not ctx.needs_input_grad[2 + i]:
-                grads.append(None)
-                continue
-            # Central difference with h ~ eps^(1/3) * value: truncation and rounding errors balance near 1e-10.
-            h = 6e-6 * np.maximum(np.abs(args[1 + i]), 1e-3)
-            up = [*args[1:]]
-            dn = [*args[1:]]
-            up[i] = args[1 + i] + h
-            dn[i] = args[1 + i] - h
-            d = (np_cdf(args[0], *up) - np_cdf(args[0], *dn)) / (2 * h)
-            grads.append(grad * torch.as_tensor(d, dtype=grad.dtype, device=grad.device))
-        return tuple(grads)
-
-
-def _beta_log_pdf(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    inside = (x > 0) & (x < 1)
-    xs = torch.where(inside, x, torch.full_like(x, 0.5))
-    lp = torch.xlogy(a - 1, xs) + torch.xlogy(b - 1, 1 - xs) - (torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b))
-    return torch.where(inside, lp, torch.full_like(lp, -math.inf))
-
-
-def _t_log_pdf(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
-    d64 = df.to(torch.float64)  # float64 for the lgamma difference, as in _lbeta
-    const = (torch.lgamma((d64 + 1) / 2) - torch.lgamma(d64 / 2) - 0.5 * torch.log(d64 * math.pi)).to(z.dtype)
-    return const - (df + 1) / 2 * torch.log1p(z * z / df)
-
-
-_BETA_SPEC = (lambda x, a, b: sps.betainc(a, b, np.clip(x, 0.0, 1.0)), _beta_log_pdf)
-_T_SPEC = (lambda z, df: sps.stdtr(df, z), _t_log_pdf)
-
-
+# ------------------------------------------------- CDFs torch lacks (scipy + autograd, see losslab.distributions)
 def beta_cdf(x: Any, concentration1: Any, concentration0: Any) -> torch.Tensor:
     r"""Regularised incomplete beta function :math:`I_x(a, b)`: the Beta CDF, differentiable in all arguments.
 
     .. math:: F(x; a, b) = \frac{1}{B(a, b)} \int_0^x t^{a-1}(1-t)^{b-1}\, dt
 
     Values come from ``scipy.special.betainc`` (float64, CPU); see the module docstring for the gradients.
+    :func:`losslab.distributions.beta_cdf` with the scores' shape check: the parameters may
+    broadcast to ``x``'s shape, ``x`` is never broadcast.
 
     >>> round(float(beta_cdf(torch.tensor(0.5), 2.0, 3.0)), 6)  # 1 - (1/2)^4 - 4 (1/2)^4
     0.6875
     """
-    x, a, b = torch.broadcast_tensors(*_tensors(x, concentration1, concentration0))
-    return _ScipyCdf.apply(_BETA_SPEC, x, a, b)
+    return _beta_cdf(*_tensors(x, concentration1, concentration0))
 
 
 def studentt_cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> torch.Tensor:
     r"""Student-t CDF :math:`F_\nu((x - \mu)/\sigma)`, differentiable in all arguments (``scipy.special.stdtr``).
 
+    :func:`losslab.distributions.studentt_cdf` with the scores' shape check (``x`` is never broadcast).
+
     >>> round(float(studentt_cdf(torch.tensor(1.0), 1.0)), 6)  # Cauchy: 1/2 + arctan(1)/pi
     0.75
     """
-    x, df, loc, scale = _tensors(x, df, loc, scale)
-    z, df = torch.broadcast_tensors((x - loc) / scale, df)
-    return _ScipyCdf.apply(_T_SPEC, z, df)
-
-
-# ------------------------------------------------- continuous Bernoulli CDF and quantiles
-#: below this |logit| the continuous Bernoulli is within 1e-3 of uniform and the exact formulas divide 0 by 0
-_CB_TAYLOR = 1e-3
-
-
-def _cb_cdf(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    r"""Continuous Bernoulli CDF :math:`F(x) = \frac{e^{\eta x} - 1}{e^\eta - 1}`, finite for any logit :math:`\eta`.
-
-    torch treats ``probs`` within 1e-3 of 1/2 as exactly uniform, which makes its CDF
-    and icdf flat in the parameter there (zero gradient); a second-order Taylor branch
-    :math:`x + \eta x(x-1)/2 + \eta^2 x(x-1)(2x-1)/12` (error :math:`O(\eta^3) < 10^{-9}`) keeps the slope.
-    """
-    x = x.clamp(0, 1)
-    small = logits.abs() < _CB_TAYLOR
-    eta = torch.where(small, torch.ones_like(logits), logits)
-    # For eta > 0 divide through by e^eta so that nothing overflows at |eta| = 1e4.
-    pos = torch.exp(eta * (x - 1)) * torch.expm1(-eta * x) / torch.expm1(-eta)
-    neg = torch.expm1(eta * x) / torch.expm1(eta)
-    exact = torch.where(eta > 0, pos, neg)
-    taylor = x + logits * x * (x - 1) / 2 + logits**2 * x * (x - 1) * (2 * x - 1) / 12
-    return torch.where(small, taylor, exact)
-
-
-def _cb_icdf(u: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    r"""Continuous Bernoulli quantile :math:`F^{-1}(u) = \log(1 - u + u e^\eta)/\eta`, with the Taylor branch of :func:`_cb_cdf`.
-
-    ``log(1 - u + u e^eta)`` is a ``logaddexp``, finite for any ``eta``; near ``eta = 0``,
-    :math:`u + \eta u(1-u)/2 + \eta^2 u(1-u)(1-2u)/6`.
-    """
-    small = logits.abs() < _CB_TAYLOR
-    eta = torch.where(small, torch.ones_like(logits), logits)
-    us = u.clamp(1e-300 if u.dtype == torch.float64 else 1e-38, 1.0)
-    exact = torch.logaddexp(torch.log(us) + eta, torch.log1p(-u.clamp(max=1.0))) / eta
-    exact = torch.where(u <= 0, torch.zeros_like(exact), exact)
-    taylor = u + logits * u * (1 - u) / 2 + logits**2 * u * (1 - u) * (1 - 2 * u) / 6
-    return torch.where(small, taylor, exact).clamp(0, 1)
+    return _studentt_cdf(*_tensors(x, df, loc, scale))
 
 
 # -------------------------------------------------------------------- closed forms
@@ -729,43 +654,17 @@ def _no_density(d: Distribution, what: str) -> None:
 
 def _atoms(d: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
     """``(atoms, probs)``, each ``(*batch, n_max + 1)``, of a scaled (beta-)binomial law; atoms past ``n`` get mass 0."""
-    n = d.total_count
-    n_max = int(torch.as_tensor(n).max())
-    k = torch.arange(n_max + 1, dtype=n.dtype, device=n.device)
-    nk = n.unsqueeze(-1)
-    valid = k <= nk
-    k_safe = torch.where(valid, k, nk)  # a safe substitute keeps lgamma away from its poles in the masked branch
-    shape = tuple(d.batch_shape) + (n_max + 1,)
-    if isinstance(d, ScaledBinomial):
-        ex = ScaledBinomial(nk.expand(shape), d.logits.unsqueeze(-1).expand(shape), validate_args=False)
-    else:
-        ex = ScaledBetaBinomial(
-            nk.expand(shape),
-            d.concentration1.unsqueeze(-1).expand(shape),
-            d.concentration0.unsqueeze(-1).expand(shape),
-            validate_args=False,
-        )
-    atoms = k_safe / nk
-    probs = torch.where(valid, torch.exp(ex.log_prob(atoms)), torch.zeros_like(atoms))
-    return atoms.expand(shape), probs
+    return d.atoms()
 
 
-def _cdf(d: Distribution, x: torch.Tensor) -> torch.Tensor:
-    """CDF for the laws torch cannot evaluate (Beta, Student-t, mixtures of them), else ``d.cdf``."""
-    if isinstance(d, Beta):
-        return beta_cdf(x, d.concentration1, d.concentration0)
-    if isinstance(d, StudentT):
-        return studentt_cdf(x, d.df, d.loc, d.scale)
-    if isinstance(d, ContinuousBernoulli):
-        return _cb_cdf(x, d.logits)
-    if isinstance(d, MixtureSameFamily):
-        w = d.mixture_distribution.probs
-        xk = x.unsqueeze(-1).expand(x.shape + w.shape[-1:])
-        return (w * _cdf(d.component_distribution, xk)).sum(-1)
-    return d.cdf(x)
+#: CDF for the laws torch cannot evaluate (Beta, Student-t, mixtures of them), else ``d.cdf``
+_cdf = distribution_cdf
 
 
 def _has_icdf(d: Distribution) -> bool:
+    if isinstance(d, MixtureSameFamily):
+        # Its icdf is a bisection per level: a 1000-level quantile grid would cost ~100 CDF passes per level.
+        return False
     ref = _ref_tensor(d)
     try:
         with torch.no_grad():
@@ -994,7 +893,10 @@ def pit_calibration_error(dist: Distribution, y: Any, *, norm: str = "l1", seed:
 
 
 def _bisect_quantile(d: Distribution, q: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Invert the CDF by bisection; brackets come from the support or from mean ± k std, widened as needed."""
+    """Invert the CDF by bisection (:func:`losslab.distributions.bisect_icdf`) for a law with a cdf but no icdf.
+
+    Brackets come from the support, or from mean ± 10 std widened until they hold ``q``.
+    """
     sup = d.support
     if isinstance(sup, (constraints.interval, constraints.half_open_interval)) or hasattr(sup, "lower_bound"):
         lo = torch.as_tensor(sup.lower_bound, dtype=ref.dtype, device=ref.device).expand(q.shape).clone()
@@ -1008,39 +910,17 @@ def _bisect_quantile(d: Distribution, q: torch.Tensor, ref: torch.Tensor) -> tor
                 break
             span = hi - lo
             lo, hi = torch.where(low_bad, lo - span, lo), torch.where(high_bad, hi + span, hi)
-    for _ in range(64 if ref.dtype == torch.float64 else 40):  # halves the bracket to the last bit
-        mid = (lo + hi) / 2
-        below = _cdf(d, mid) < q
-        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-    return (lo + hi) / 2
+    return bisect_icdf(lambda x: _cdf(d, x), q, lo, hi)
 
 
 def _quantile(d: Distribution, q: float, ref: torch.Tensor, n_samples: int, seed: int) -> torch.Tensor:
-    """The ``q``-quantile of every element: icdf (closed or scipy), else CDF bisection, else sample quantiles."""
+    """The ``q``-quantile of every element: the law's icdf (:func:`losslab.distributions.distribution_icdf`:
+    closed forms, scipy, the atoms of count laws, bisection for mixtures), else CDF bisection, else sample quantiles.
+    """
     shape = tuple(d.batch_shape)
     qt = torch.full(shape, q, dtype=ref.dtype, device=ref.device)
-    if isinstance(d, Beta):
-        a, b = (t.expand(shape).detach().cpu().numpy() for t in (d.concentration1, d.concentration0))
-        return torch.as_tensor(sps.betaincinv(a, b, q), dtype=ref.dtype, device=ref.device)
-    if isinstance(d, StudentT):
-        z = sps.stdtrit(d.df.expand(shape).detach().cpu().numpy(), q)
-        return d.loc.expand(shape) + d.scale.expand(shape) * torch.as_tensor(z, dtype=ref.dtype, device=ref.device)
-    if isinstance(d, (ScaledBinomial, ScaledBetaBinomial)):
-        atoms, probs = _atoms(d)
-        cum = torch.cumsum(probs, -1)
-        # the smallest atom whose cumulative mass reaches q (a hair of slack for rounding in the cumsum)
-        k = (cum < q - 1e-12).sum(-1, keepdim=True).clamp(max=atoms.shape[-1] - 1)
-        return atoms.gather(-1, k).squeeze(-1)
-    if isinstance(d, ContinuousBernoulli):
-        return _cb_icdf(qt, d.logits.expand(shape))
-    if _is_zoib(d):
-        p0, p1 = d.p0.expand(shape), d.p1.expand(shape)
-        inner = ((q - p0) / (1 - p0 - p1)).clamp(0, 1)
-        a, b = (t.expand(shape).detach().cpu().numpy() for t in (d.beta.concentration1, d.beta.concentration0))
-        bq = torch.as_tensor(sps.betaincinv(a, b, inner.detach().cpu().numpy()), dtype=ref.dtype, device=ref.device)
-        return torch.where(qt <= p0, torch.zeros_like(bq), torch.where(qt >= 1 - p1, torch.ones_like(bq), bq))
     try:
-        return d.icdf(qt)
+        return distribution_icdf(d, qt).to(ref.dtype).expand(shape)
     except NotImplementedError:
         pass
     try:

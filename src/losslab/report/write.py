@@ -14,9 +14,11 @@ import html
 import json
 import math
 import re
+import shlex
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -238,13 +240,28 @@ def compared_on(result: ComparisonResult) -> str:
 
 
 def _reason_body(rec) -> str:
-    """The recommendation's paragraph without its first sentence when that only repeats the headline."""
+    """The recommendation's paragraph without its first sentence when that only repeats the headline,
+    and without its cautions, which the report shows apart (:func:`_cautions`)."""
     lead = f"Recommended law: {rec.law}. "
-    return rec.reason[len(lead):] if rec.reason.startswith(lead) else rec.reason
+    body = rec.reason[len(lead):] if rec.reason.startswith(lead) else rec.reason
+    for w in getattr(rec, "warnings", []):
+        body = body.replace(" " + w, "")
+    return body
 
 
-def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str | None = None, figures: bool = True) -> dict[str, Path]:
-    """Write the report files into ``out_dir`` (created if missing); return their paths."""
+def _cautions(rec) -> list[str]:
+    """The recommendation's warnings (a small test set, few seeds, intervals over seeds only), each marked ⚠."""
+    return [f"⚠ {w}" for w in getattr(rec, "warnings", [])]
+
+
+def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str | None = None, figures: bool = True,
+                 models: Mapping[str, str | Path] | None = None) -> dict[str, Path]:
+    """Write the report files into ``out_dir`` (created if missing); return their paths.
+
+    ``models`` (``{description: path}``, the best first, as :func:`~losslab.experiment.predictor.keep_models`
+    returns them) are the model files kept beside the report: its final "Use it" section shows the
+    lines that load and use them (else the lines that get the best model from the run store).
+    """
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -260,7 +277,9 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
     frame.to_csv(out / "results.csv", index=False)
     paths["csv"] = out / "results.csv"
     payload = {
-        "recommendation": {"law": rec.law, "metric": rec.metric, "value": rec.value, "tied": rec.tied, "reason": rec.reason},
+        "recommendation": {"law": rec.law, "metric": rec.metric, "value": rec.value, "tied": rec.tied, "reason": rec.reason,
+                           "warnings": list(getattr(rec, "warnings", [])), "method": getattr(rec, "method", "seeds")},
+        "intervals": result.intervals_note(),
         "compared_on": compared_on(result),
         "caveats": caveats(result),
         "fixed_spread": fixed_spread_laws(result),
@@ -270,17 +289,107 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
         "command": command,
         "table": json.loads(result.table().to_json(orient="index")),
         "runs": json.loads(frame.to_json(orient="records")),
+        # relative to the report's folder (where they are written), so that the file reads the same from any location
+        "models": {what: _relative(p, out) for what, p in (models or {}).items()},
     }
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
     paths["json"] = out / "results.json"
     figs = draw_figures(result, out) if figures else {}
     paths.update(figs)
-    paths["md"] = _write_md(out, result, rec, table, figs, command)
-    paths["html"] = _write_html(out, result, rec, table, figs, command)
+    use = use_it(result, models)
+    paths["md"] = _write_md(out, result, rec, table, figs, command, use)
+    paths["html"] = _write_html(out, result, rec, table, figs, command, use)
     return paths
 
 
-def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None) -> Path:
+@dataclass
+class UseIt:
+    """The report's "Use it" section: a sentence, the Python lines and the shell lines that load and use the model."""
+
+    intro: str
+    python: str
+    shell: str | None = None
+    note: str | None = None
+
+
+def _relative(path: str | Path, base: Path) -> str:
+    """``path`` relative to ``base`` when it lies inside it (as a POSIX path), else as given."""
+    try:
+        return Path(path).resolve().relative_to(Path(base).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def use_it(result: ComparisonResult, models: Mapping[str, str | Path] | None = None) -> UseIt:
+    """The exact lines that load the kept model (the first of ``models``), or the best one from the run store, and predict."""
+    label, seed = result.best_seed()
+    runs = [r for r in result.runs if r["law"] == label and r["seed"] == seed]
+    factory = next((r.get("config", {}).get("predictor", {}).get("factory") for r in runs), None)
+    needs_trials = bool(runs) and _needs_trials(result, label)
+    trials = ", trials=n" if needs_trials else ""
+    store = getattr(result.store, "path", None)
+    comparison = next((r.get("comparison") for r in result.runs if r.get("comparison")), None)
+    names = result.data_meta.get("feature_names") or []
+    if result.data_meta.get("kind") == "image":
+        shape = "images (n, C, H, W), as the comparison read them"
+    elif names:
+        shape = f"a DataFrame with the columns {', '.join(names[:3])}{', ...' if len(names) > 3 else ''} (or an array of {len(names)} columns)"
+    else:
+        shape = "an array of the training features, in their order"
+    given = f", model={factory}" if factory else ""
+    lines = ["import losslab as ll", ""]
+    if models:
+        what, path = next(iter(models.items()))
+        intro = f"The model kept is {what}: the recommended law's seed that scored best on the validation rows."
+        lines.append(f"model = ll.load_model({str(path)!r}{given})")
+    else:
+        intro = f"The model to keep is {label}, seed {seed}: the recommended law's seed that scored best on the validation rows."
+        if store and store != ":memory:":
+            lines.append(f"result = ll.experiment.load_result({store!r}, comparison={comparison!r})")
+            lines.append(f"model = result.best_model({given[2:]})  # {label}, seed {seed}")
+            lines.append(f"model.save({_file_name(label, seed)!r})  # one file: ll.load_model(...) reads it back")
+        else:
+            lines.append(f"model = result.best_model({given[2:]})  # {label}, seed {seed}; result: what ll.compare returned")
+    lines += [
+        f"X = ...  # {shape}",
+        "mean = model.predict(X)",
+        f"low, high = model.predict_interval(X, level=0.9{trials})",
+        f"dist = model.predict_dist(X{trials})  # a torch distribution per row",
+    ]
+    if models and len(result.config.seeds) > 1:
+        lines += ["", f"ensemble = ll.experiment.load_result({store!r}, comparison={comparison!r}).ensemble_model({label!r}{given})"
+                  if store and store != ":memory:" else f"ensemble = result.ensemble_model({label!r}{given})"]
+    shell = note = None
+    if factory:
+        note = f"The model was built by the custom factory {factory}: load it in Python, passing the factory; the losslab command cannot rebuild it."
+    elif models:
+        path = next(iter(models.values()))
+        data = result.data_meta.get("source") or result.data_meta.get("name") or "NEW_DATA.csv"
+        if data == "arrays":
+            data = "NEW_DATA.csv"
+        quant = " --quantiles 0.1,0.5,0.9" if not needs_trials else " --trials N"
+        shell = f"losslab predict {shlex.quote(str(path))} {shlex.quote(str(data))} --out predictions.csv --level 0.9{quant}"
+    if any(not any(k.startswith("state/") for k in (r.get("arrays") or {})) for r in runs):
+        note = (note + " " if note else "") + (
+            "This run was stored without its weights (by an older losslab): run the comparison again with a new store to keep them."
+        )
+    return UseIt(intro, "\n".join(lines), shell, note)
+
+
+def _needs_trials(result: ComparisonResult, label: str) -> bool:
+    from ..laws import law_class
+
+    name = next((n for n, o in result.config.laws if law_label(n, o) == label), label)
+    return bool(law_class(name).needs_trials)
+
+
+def _file_name(label: str, seed: int) -> str:
+    from ..experiment.predictor import file_name
+
+    return file_name(label, seed)
+
+
+def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None, use: UseIt | None = None) -> Path:
     # Every string that can hold user text (a data set's name, column names, law names and options, paths)
     # goes through md_text or md_fence; the rest is this function's own markup.
     lines = [
@@ -290,10 +399,13 @@ def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path]
         "",
         md_text(_reason_body(rec)),
         "",
+    ] + [line for w in _cautions(rec) for line in (f"> **{md_text(w)}**", "")] + [
         md_text(compared_on(result)),
         "",
     ] + [f"> {md_text(t)}" if t else "" for t in _fixed_winner_note(result, rec)] + [
-        "## Metrics (mean ± 95% CI half-width over seeds; ★ best per column)",
+        "## Metrics (mean ± 95% CI half-width; ★ best per column)",
+        "",
+        md_text(result.intervals_note()),
         "",
         markdown_table(table),
         "",
@@ -307,6 +419,12 @@ def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path]
     lines += ["## Configuration", "", md_fence(config, "json"), ""]
     if command:
         lines += ["Reproduce with:", "", md_fence(command, "bash"), ""]
+    if use is not None:
+        lines += ["## Use it", "", md_text(use.intro), "", md_fence(use.python, "python"), ""]
+        if use.shell:
+            lines += ["From the command line:", "", md_fence(use.shell, "bash"), ""]
+        if use.note:
+            lines += [f"> {md_text(use.note)}", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
     return path
@@ -381,10 +499,26 @@ def _fixed_winner_note(result: ComparisonResult, rec, prefix: str = "") -> list[
     ]
 
 
-def markdown_table(table: pd.DataFrame) -> str:
-    """A pipe table with the index as first column; each cell is text (:func:`md_text`), ``|`` included."""
+def markdown_table(table: pd.DataFrame, *, markup: bool = False) -> str:
+    r"""A pipe table with the index as first column; each cell is text (:func:`md_text`), ``|`` included.
+
+    With ``markup=True`` the cells are the caller's own Markdown (bold, code spans: never user
+    strings) and are written as they are, except what would break the table: ``|`` is escaped
+    (GFM ends a cell there even inside a code span) and control characters are shown as escapes.
+
+    >>> print(markdown_table(pd.DataFrame({"law": ["**a_b**"], "value": ["`x|y`"]}).set_index("law"), markup=True))
+    | law | value |
+    |---|---|
+    | **a_b** | `x\|y` |
+    """
     cols = [table.index.name or "", *map(str, table.columns)]
-    esc = lambda v: md_text(v, block=False)  # noqa: E731
+
+    def esc(v: object) -> str:
+        if not markup:
+            return md_text(v, block=False)
+        shown = "".join(ascii(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in str(v))
+        return shown.replace("|", "\\|")
+
     lines = ["| " + " | ".join(map(esc, cols)) + " |", "|" + "---|" * len(cols)]
     for idx, row in zip(table.index, table.itertuples(index=False)):
         lines.append("| " + " | ".join(esc(v) for v in (idx, *row)) + " |")
@@ -408,7 +542,7 @@ img{max-width:100%;border:1px solid #eee;margin:.5em 0}pre{background:#f7f7f7;pa
 """
 
 
-def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None) -> Path:
+def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None, use: UseIt | None = None) -> Path:
     e = html.escape
     name = e(str(result.data_meta.get("name", "data")))
     head = "".join(f"<th>{e(str(c))}</th>" for c in ["law", *table.columns])
@@ -422,11 +556,13 @@ def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Pat
         f"<!doctype html><html><head><meta charset='utf-8'><title>losslab report: {name}</title><style>{_CSS}</style></head><body>",
         f"<h1>Which loss suits these labels? <span class='muted'>{name}</span></h1>",
         f"<div class='answer' id='recommendation'><span class='headline'>Recommended law: {e(rec.law)}</span>"
-        f"{e(_reason_body(rec))}<br><span class='on'>{e(compared_on(result))}</span>"
+        f"{e(_reason_body(rec))}"
+        + "".join(f"<br><strong class='caution' style='color:#8a4b00'>{e(w)}</strong>" for w in _cautions(rec))
+        + f"<br><span class='on'>{e(compared_on(result))}</span>"
         + "".join(f"<br><span class='on'>{e(t)}</span>" for t in _fixed_winner_note(result, rec) if t)
         + "</div>",
-        f"<h2>Metrics</h2><p class='muted'>Mean ± 95% CI half-width over seeds on held-out data; ★ marks the best per column; "
-        f"p-values are paired t-tests against the best law on {e(rec.metric)}.</p>",
+        f"<h2>Metrics</h2><p class='muted'>Mean ± 95% CI half-width on held-out data; ★ marks the best per column. "
+        f"{e(result.intervals_note())}</p>",
         f"<div class='scroll'><table><tr>{head}</tr>{body}</table></div>",
     ] + [f"<p class='muted'>{e(c)}</p>" for c in caveats(result)]
     for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability (mean prediction vs mean float label per bin, with bin counts)"), ("learning", "Learning curves"), ("pit", "PIT histograms (flat = calibrated)"), ("scatter", "Predicted vs true"), ("labels", "Test labels")):
@@ -438,6 +574,12 @@ def _write_html(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Pat
     parts.append(f"<h2>Configuration</h2><pre>{e(cfg)}</pre>")
     if command:
         parts.append(f"<h2>Reproduce</h2><pre>{e(command)}</pre>")
+    if use is not None:
+        parts.append(f"<h2 id='use-it'>Use it</h2><p>{e(use.intro)}</p><pre>{e(use.python)}</pre>")
+        if use.shell:
+            parts.append(f"<p>From the command line:</p><pre>{e(use.shell)}</pre>")
+        if use.note:
+            parts.append(f"<p class='muted'>{e(use.note)}</p>")
     parts.append("</body></html>")
     path = out / "report.html"
     path.write_text("\n".join(parts))

@@ -1,6 +1,7 @@
 """Generate the user's guide ``docs/which-loss.md``: every number and figure in it is computed here.
 
-Run ``python -m benchmarks.guide`` with ``LOSSLAB_DATA`` pointing at the local data
+Run ``python docs/build/which_loss.py`` from a clone (any working directory; with the
+package installed, e.g. ``pip install -e .``) and ``LOSSLAB_DATA`` pointing at the local data
 copies. Finished runs are kept in a store (``--store PATH``, default
 ``losslab-out/guide.sqlite``, git-ignored), so a re-run is fast; ``--quick`` (a smoke
 run) and ``--only cifar,retina`` (some comparisons) write into ``--out``.
@@ -15,17 +16,25 @@ It computes
 * the known-truth recovery rates, read from ``docs/evidence/recovery.csv``
   (written by ``python -m benchmarks.recovery``);
 
-and writes the guide from a template, the figures into ``docs/img/``.
+and fills the template ``which_loss.md.tmpl`` beside this file, which holds all of the
+guide's prose (its first lines say how it is read): this module only computes the values,
+formatted, and the tables, written by the report's :func:`~losslab.report.write.markdown_table`.
+The figures go into ``docs/img/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import os
+import re
+import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import numpy as np
@@ -36,11 +45,16 @@ import torch.nn.functional as F
 import losslab as ll
 from losslab.experiment.compare import ComparisonResult, law_label
 from losslab.laws import law_class
+from losslab.report.write import markdown_table
 
-from .recovery import _md, _restrict
-from .recovery import summarise as summarise_recovery
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = Path(__file__).with_name("which_loss.md.tmpl")
 
-ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as a script (python docs/build/which_loss.py): benchmarks/ sits at the root
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.recovery import _restrict  # noqa: E402 - after the path is set
+from benchmarks.recovery import summarise as summarise_recovery  # noqa: E402
 
 
 # =============================================================================== the claims
@@ -362,6 +376,7 @@ def case_numbers(case: Case, result: ComparisonResult, img: Path) -> dict[str, A
     out["train_minutes"] = float(frame["seconds"].sum()) / 60
     out["diverged"] = int(table["diverged"].sum())
     out["labels"] = result.labels
+    out["fixed_spread"] = result.fixed_spread()  # {law: its standard deviation}, for laws whose spread is an option
 
     # the table shown in the guide: mean ± half-width of the 95% interval over seeds
     rows = []
@@ -385,7 +400,7 @@ def case_numbers(case: Case, result: ComparisonResult, img: Path) -> dict[str, A
             row[m] = f"{star}{v:.4g}{star}" + (f" ± {half:.2g}" if math.isfinite(half) else "")
         row["s/run"] = f"{out['seconds'][law]:.1f}"
         rows.append(row)
-    out["md_table"] = _md(pd.DataFrame(rows))
+    out["md_table"] = markdown_table(pd.DataFrame(rows).set_index("law"), markup=True)
 
     rel = FIG.reliability_data(result)
     if rel:
@@ -404,7 +419,62 @@ def case_numbers(case: Case, result: ComparisonResult, img: Path) -> dict[str, A
     return out
 
 
-# =============================================================================== the guide
+# =============================================================================== the template
+#: an empty block's value until its line is removed (a character no value or template holds)
+_DROP = "\x00"
+
+
+@functools.lru_cache(maxsize=None)
+def template_parts(path: Path = TEMPLATE) -> dict[str, str]:
+    """The template's parts by name: the text after each ``%% NAME`` line up to the next, trailing blank lines dropped."""
+    chunks = re.split(r"^%% ([\w.]+)[ \t]*\n", path.read_text(encoding="utf-8"), flags=re.M)
+    return {name: body.rstrip("\n") for name, body in zip(chunks[1::2], chunks[2::2])}
+
+
+def placeholders(text: str) -> set[str]:
+    """The names of the ``$name`` / ``${name}`` placeholders in ``text``.
+
+    >>> sorted(placeholders("a ${x} b $y $$z"))
+    ['x', 'y']
+    """
+    names = set()
+    for m in Template.pattern.finditer(text):
+        if m.group("invalid") is not None:
+            line = text.count("\n", 0, m.start()) + 1
+            raise ValueError(f"a '$' on line {line} of the template starts no placeholder; write '$$' for a dollar sign")
+        if m.group("named") or m.group("braced"):
+            names.add(m.group("named") or m.group("braced"))
+    return names
+
+
+def render(text: str, values: Mapping[str, str | Sequence[str]]) -> str:
+    """Fill ``text``'s placeholders: a string in place; a list of lines in place of its placeholder (none: the line goes).
+
+    Every placeholder needs a value and every value a placeholder, so a renamed key fails here
+    rather than vanishing from the page.
+
+    >>> render("a ${x}\\n${block}\\nb", {"x": "1", "block": []})
+    'a 1\\nb'
+    >>> render("a ${x}\\n${block}\\nb", {"x": "1", "block": ["l1", "l2"]})
+    'a 1\\nl1\\nl2\\nb'
+    """
+    wanted = placeholders(text)
+    missing, unused = sorted(wanted - set(values)), sorted(set(values) - wanted)
+    if missing or unused:
+        raise ValueError(f"template and values differ: no value for {missing}, no placeholder for {unused}")
+    flat = {k: v if isinstance(v, str) else ("\n".join(v) if v else _DROP) for k, v in values.items()}
+    lines = [line for line in Template(text).substitute(flat).split("\n") if line != _DROP]
+    if any(_DROP in line for line in lines):
+        raise ValueError("an empty block's placeholder must stand alone on its line")
+    return "\n".join(lines)
+
+
+def part(name: str, **values: str | Sequence[str]) -> str:
+    """The template's part ``name``, filled."""
+    return render(template_parts()[name], values)
+
+
+# =============================================================================== the guide's values
 def f4(v: float) -> str:
     return "–" if v is None or not math.isfinite(v) else f"{v:.4g}"
 
@@ -434,279 +504,56 @@ def rank_of(v: dict[str, Any], law: str, higher_better: bool = False) -> str:
     return f"{order.index(law) + 1} of {len(order)}"
 
 
-def build_guide(claims: dict[str, Any], cases: dict[str, dict[str, Any]], recovery: dict[str, Any] | None, meta: dict[str, Any]) -> str:
-    soft, seed, grad, grad_soft = claims["soft"], claims["seed"], claims["grad"], claims["grad_soft"]
-    L: list[str] = []
-    add = L.append
-    add("# Which loss for my float labels?")
-    add("")
-    add(
-        "<!-- Generated by `python -m benchmarks.guide`; do not edit by hand: every number below comes from that "
-        "script's run. -->"
-    )
-    add("")
-    add(
-        f"Generated by `python -m benchmarks.guide` with losslab {ll.__version__}, torch {torch.__version__}, on the "
-        f"CPU ({meta['threads']} thread(s)). Training the {meta['runs']} runs of the comparisons took "
-        f"{meta['train_minutes']:.1f} min of run time when they were made (on a shared 2-core machine); this "
-        f"generation took {meta['total_minutes']:.1f} min, finished runs being read back from the store. Every "
-        "number on this page is printed by that script: rerun it to check or refresh them."
-    )
-    add("")
-    add(
-        "A loss is the negative log-likelihood (NLL) of a law for the label. Choosing a loss is choosing that law, "
-        "and the label's kind — where it lives, whether it has atoms at 0 and 1, whether counts stand behind it — "
-        "decides which laws are even defined. Then an experiment decides between the laws that are: the same "
-        "network trained under each, several seeds, held-out scores. `losslab inspect` does the first step, "
-        "`losslab compare` the second."
-    )
-    add("")
-    add("## In one table")
-    add("")
-    summary = pd.DataFrame(
-        [
-            ("soft labels with exact 0 and 1 (rater fractions, teacher probabilities)", "`bernoulli` (soft BCE), `zoib`, `continuous-bernoulli`", "`beta`, `logit-normal` (undefined at 0 and 1)", "cifar"),
-            ("annotator counts k of n", "`binomial` (uses n), `beta-binomial` (raters disagree more than chance)", "—", "cifar, digits"),
-            ("graded scores (grade / max)", "`binned` over the grades (categorical), `binomial` / `beta-binomial` with n = max, `gaussian` (MSE)", "`beta` (atoms at 0 and 1)", "retina"),
-            ("bounded continuous in (0, 1), no atoms", "`beta`, `logit-normal`, `continuous-bernoulli`", "—", "recovery study"),
-            ("unbounded real numbers", "`gaussian` (MSE), `gaussian-hetero`, `student-t`, `laplace-hetero`", "bounded laws", "concrete, recovery"),
-            ("multi-modal given x", "`mixture-gaussian`, `mixture-beta`, `binned`", "one-mode laws (they average the modes)", "recovery"),
-        ],
-        columns=["label kind", "laws that fit", "laws that do not", "numbers below"],
-    )
-    add(_md(summary))
-    add("")
-    add(
-        "How to read the tables. Each comparison trains the same model under each law with 3 seeds and reports, on "
-        "held-out data, the mean over seeds ± half the 95% t-interval. `mean_squared_error` is the point accuracy of "
-        "the law's mean; `crps` (continuous ranked probability score) scores the whole predictive distribution on the "
-        "label's own scale, so it compares laws of every kind (lower is better; `bernoulli` has no distribution over "
-        "a float label, hence –); `log_score` is the mean NLL, comparable **only between laws of the same likelihood "
-        "kind** (a density, a pmf over counts, a mixed law with atoms, or soft BCE). Bold marks the best law on MSE, "
-        "CRPS, calibration error, and the log score within each kind; \"tied\" means a paired t-test over seeds finds "
-        "no difference at the 5% level (`ComparisonResult.recommend`)."
-    )
-    add("")
+#: the laws whose NLL is the squared error (a Gaussian of fixed σ on the label, or on sigmoid(z))
+MSE_LAWS = ("gaussian", "sigmoid-mse")
 
-    # ---------------------------------------------------------------- per label kind
-    def case_block(key: str, what: str) -> None:
-        c = cases.get(key)
-        if c is None:
-            add(f"*(The {key} comparison was not run in this generation.)*")
-            add("")
-            return
-        case: Case = c["case"]
-        add(
-            f"**{case.title}** — `ll.compare({case.data!r}, model={case.model!r}, seeds=3, epochs={case.epochs}, "
-            f"patience={case.patience})`{' with trials=' + format(case.trials, 'g') if case.trials else ''}; "
-            f"{c['runs']} runs, {c['diverged']} diverged. {what}"
-        )
-        add("")
-        add(c["md_table"])
-        add("")
-        add(f"- Point accuracy (MSE): {describe(c['mse'], 'mse')}.")
-        add(f"- Whole distribution (CRPS): {describe(c['crps'], 'crps')}.")
-        if c["calibration"].get("best"):
-            add(f"- Calibration error of the mean: {describe(c['calibration'], 'cal')}.")
-        for kind, v in c["log_by_kind"].items():
-            what_kind = (
-                "the laws with a probability per grade (the pmf laws, and `binned` read as −log P(grade) = NLL − log w)"
-                if kind == "pmf over the grades"
-                else f"the {kind} laws"
-            )
-            add(f"- Log score among {what_kind}: {describe(v, 'log')}.")
-        if c["density_log_skipped"]:
-            add(
-                "- Log scores of the density laws are not ranked: these labels sit exactly on 0, 1 or a grid, "
-                "where a density can grow without bound, so a density's log score rewards piling mass on those "
-                "points rather than fitting the labels (compare densities by CRPS here)."
-            )
-        if "reliability_png" in c:
-            add("")
-            add(f"![reliability diagrams, {case.data}](img/{c['reliability_png'].name})")
-            add("")
-            add(
-                "Reliability diagrams of the pooled test predictions (3 seeds): mean prediction against mean float "
-                "label per bin, with Wilson intervals and bin counts; the diagonal is perfect calibration."
-            )
-        add("")
 
-    add("## 1. Soft labels with exact 0 and 1")
-    add("")
-    cif = cases.get("cifar")
-    if cif is not None:
-        rep = cif["labels"]
-        add(
-            f"CIFAR-10H's cat-vs-dog labels are the fraction of raters who said cat (median "
-            f"{cif['facts'].get('median_trials', float('nan')):g} raters per image): {100 * rep.frac_zero:.0f}% are "
-            f"exactly 0 and {100 * rep.frac_one:.0f}% exactly 1, the rest in between. Exact 0 and 1 rule out "
-            "`beta` and `logit-normal` (their density is 0 or infinite there; clamping the labels invents a "
-            "likelihood). What fits:"
-        )
-    add("")
-    add(
-        "- `bernoulli` — soft-label BCE. It is a proper loss for a float label: its expected value is minimised "
-        "exactly at the label's mean (section [claims](#the-truth-about-common-claims)). It models the mean only: "
-        "no spread, no atoms, no distribution over the label, so no CRPS and no intervals."
+def case_lines(key: str, cases: dict[str, dict[str, Any]]) -> list[str]:
+    """One comparison's block (header, table, verdicts, figure), ending with a blank line."""
+    c = cases.get(key)
+    if c is None:
+        return [part("case.missing", key=key), ""]
+    case: Case = c["case"]
+    setting = part(f"setting.{key}", split=c["facts"].get("split", "?")) if key == "retina" else part(f"setting.{key}")
+    log_scores = []
+    for kind, v in c["log_by_kind"].items():
+        laws = part("case.grades_pmf_laws") if kind == "pmf over the grades" else f"the {kind} laws"
+        log_scores.append(part("case.log_score", laws=laws, verdict=describe(v, "log")))
+    block = part(
+        "case",
+        title=case.title,
+        data=repr(case.data),
+        model=repr(case.model),
+        epochs=str(case.epochs),
+        patience=str(case.patience),
+        with_trials=" with trials=" + format(case.trials, "g") if case.trials else "",
+        runs=str(c["runs"]),
+        diverged=str(c["diverged"]),
+        setting=setting,
+        table=c["md_table"],
+        mse=describe(c["mse"], "mse"),
+        crps=describe(c["crps"], "crps"),
+        calibration=[part("case.calibration", verdict=describe(c["calibration"], "cal"))] if c["calibration"].get("best") else [],
+        log_scores=log_scores,
+        density_log_skipped=[part("case.density_log_skipped")] if c["density_log_skipped"] else [],
+        reliability=part("case.reliability", data=case.data, png=c["reliability_png"].name).split("\n") if "reliability_png" in c else [],
     )
-    add(
-        "- `zoib` — zero/one-inflated Beta: a probability of exactly 0, of exactly 1, and a Beta in between. It "
-        "says how often raters agree unanimously, which BCE cannot."
-    )
-    add("- `continuous-bernoulli` — a proper density on the closed interval [0, 1] (one parameter). At a label of exactly 0 or 1 its NLL has no lower bound: the density there grows without limit as the logit goes to -inf or +inf, so training keeps pushing those logits outward. `torch.distributions.ContinuousBernoulli` clamps its probabilities and stops near |logit| = 16 in float32; losslab computes the exact NLL ([what that changes](performance.md#how-sure-is-the-winners-difference-later-on-2026-11-30)).")
-    add("- `binomial` / `beta-binomial` when the counts are known (next section).")
-    add("")
-    case_block("cifar", "Images through a one-convolution CNN; CIFAR-10H has no fixed split, so one split is shared by the seeds.")
+    return block.split("\n") + [""]
 
-    add("## 2. Annotator counts (k of n)")
-    add("")
-    add(
-        "When you know that 37 of 50 raters said cat, the label is a count, and `binomial` is its law: its NLL is "
-        "n × soft BCE minus a constant, so a label backed by 50 raters weighs 50 times one backed by a single "
-        "rater. `beta-binomial` adds overdispersion — items on which raters disagree more than coin flips with a "
-        "common p would. Both are pmfs over k, so their log scores compare with each other (not with densities); "
-        "the CRPS compares them with everything."
-    )
-    add("")
-    for key in ("cifar", "digits"):
-        c = cases.get(key)
-        if c is None or "pmf" not in c["log_by_kind"]:
-            continue
-        v = c["log_by_kind"]["pmf"]
-        vals = v["values"]
-        bb, bi = vals.get("beta-binomial"), vals.get("binomial")
-        if bb is not None and bi is not None:
-            add(
-                f"- {c['case'].data}: log score (pmf) `binomial` {f4(bi)}, `beta-binomial` {f4(bb)} "
-                f"(difference {f4(bi - bb)} nats per label); best {describe(v, 'log')}."
-            )
-    add("")
-    case_block(
-        "digits",
-        "32 outputs per row (a multi-output MLP); every pixel's label is k/16 ink, so trials = 16 for the count laws.",
-    )
 
-    add("## 3. Graded scores")
-    add("")
-    ret = cases.get("retina")
-    if ret is not None:
-        rep = ret["labels"]
-        add(
-            f"RetinaMNIST's label is a diabetic-retinopathy grade 0..4 divided by 4: five levels, "
-            f"{100 * rep.frac_zero:.0f}% exactly 0 (no retinopathy), and bimodal. A grade is ordinal, not a "
-            "probability: `binned` with one bin per grade (a softmax over the five grades, "
-            "`binned:kind=onehot,n_bins=5,low=-0.125,high=1.125`) models it exactly; `binomial` with n = 4 "
-            "reads the grade as 4 trials (a one-parameter ordinal model), `beta-binomial` relaxes it; "
-            "`gaussian` is plain MSE on the grade."
-        )
-    add("")
-    if ret is not None:
-        case_block(
-            "retina",
-            f"The official MedMNIST split (train / val / test {ret['facts'].get('split', '?')}); seeds vary the "
-            "initial weights and batch order.",
-        )
-
-    add("## 4. Bounded continuous labels in (0, 1)")
-    add("")
-    add(
-        "None of the three real data sets has labels strictly inside (0, 1) without atoms, so the numbers here come "
-        "from the known-truth study (`python -m benchmarks.recovery`, section [evidence](#evidence-known-truth-recovery)): "
-        "Beta-distributed labels whose mean depends on x. There `beta` fits, and so do `logit-normal` and "
-        "`continuous-bernoulli` (laws on the same interval with a different shape); `bernoulli` and `sigmoid-mse` "
-        "estimate the mean but say nothing about the spread."
-    )
-    add("")
-    if recovery is not None:
-        add(recovery["beta_sentence"])
-        add("")
-
-    add("## 5. Unbounded real numbers")
-    add("")
-    add(
-        "`gaussian` is MSE (a Gaussian with a fixed scale: its log score is not a fitted likelihood); "
-        "`gaussian-hetero` learns a scale per input, `student-t` and `laplace-hetero` allow heavy tails, "
-        "`binned` a free-form histogram over the label range."
-    )
-    add("")
-    case_block("concrete", "An MLP on the 8 mix features; seed k uses the literature's fixed split k.")
-    if recovery is not None:
-        add(recovery["hetero_sentence"])
-        add("")
-
-    add("## 6. Multi-modal labels")
-    add("")
-    add(
-        "A one-mode law (Gaussian, Beta, Student-t) fitted to labels with two modes given x puts its mean between "
-        "them, where no label lies. Mixtures (`mixture-gaussian`, `mixture-beta`) and `binned` can place mass in "
-        "both modes."
-    )
-    add("")
-    if recovery is not None:
-        add(recovery["mixture_sentence"])
-        add("")
-    if ret is not None:
-        add(
-            "RetinaMNIST's grades are bimodal too (section 3); there the per-grade softmax (`binned`) is the "
-            "distributional law that can hold both modes."
-        )
-        add("")
-
-    # ---------------------------------------------------------------- claims
-    add("## The truth about common claims")
-    add("")
-    add("### \"BCE treats a label of 0.75 as if it were 1\" — no: soft BCE is minimised exactly at p = y")
-    add("")
-    add(
-        "For a soft label y, BCE(p; y) = −y log p − (1 − y) log(1 − p). Its derivative −y/p + (1 − y)/(1 − p) "
-        "vanishes only at p = y, and the minimum value is the label's entropy H(y), not 0. So BCE − H(y) = KL(y‖p) "
-        "is the interpretable value: 0 at a perfect prediction (`law.excess` in losslab). Computed on a grid of "
-        f"{claims['n_grid']} values of p:"
-    )
-    add("")
-    t = soft.copy()
-    t = pd.DataFrame(
+def claims_values(claims: dict[str, Any]) -> dict[str, str]:
+    """The claims section's numbers and tables."""
+    soft, seed, grad = claims["soft"], claims["seed"], claims["grad"]
+    soft_table = pd.DataFrame(
         {
-            "label y": [f"{v:g}" for v in t["y"]],
-            "argmin over p": [f"{v:.4f}" for v in t["argmin_p"]],
-            "min BCE": [f"{v:.6f}" for v in t["min_bce"]],
-            "H(y)": [f"{v:.6f}" for v in t["entropy"]],
-            "BCE at p = 0.999": [f"{v:.4f}" for v in t["bce_at_p_0999"]],
+            "label y": [f"{v:g}" for v in soft["y"]],
+            "argmin over p": [f"{v:.4f}" for v in soft["argmin_p"]],
+            "min BCE": [f"{v:.6f}" for v in soft["min_bce"]],
+            "H(y)": [f"{v:.6f}" for v in soft["entropy"]],
+            "BCE at p = 0.999": [f"{v:.4f}" for v in soft["bce_at_p_0999"]],
         }
-    )
-    add(_md(t))
-    add("")
-    add("![soft BCE curves](img/soft-bce.png)")
-    add("")
-    add(
-        f"The seed article's own example (`y_true = [0.2, 0.8, 0.5, 0.9]`, `y_pred = [0.4, 0.7, 0.6, 0.85]`): "
-        f"`nn.BCELoss` gives {seed['bce']:.4f}; its floor, the mean label entropy, is {seed['entropy_floor']:.4f} "
-        f"(what `nn.BCELoss` returns for `y_pred = y_true`: {seed['bce_at_p_equal_y']:.4f}); the excess KL is "
-        f"{seed['excess_kl']:.4f} (losslab's `bernoulli` law, `excess`: {seed['law_excess']:.4f}). The raw BCE "
-        "value looks large only because of the floor. `nn.MSELoss` on the same numbers gives "
-        f"{seed['mse']:.4f}."
-    )
-    add("")
-    add(
-        "And `nn.BCELoss` does **not** apply a sigmoid (the article's comment says it does): it takes probabilities. "
-        f"`nn.BCELoss(p, y)` = {seed['bce']:.4f} = `binary_cross_entropy_with_logits(logit(p), y)` "
-        f"= {seed['bce_with_logits_of_logit_p']:.4f}, while passing the probabilities as logits gives "
-        f"{seed['bce_with_logits_of_p']:.4f}. Work from logits with the fused kernel "
-        "(`F.binary_cross_entropy_with_logits`, which losslab's `bernoulli` uses): it is finite for any logit, "
-        f"where `log(sigmoid(z))` in float32 is −inf from z = {claims['underflow']['z']:.2f} down (the fused "
-        f"`logsigmoid` gives {claims['underflow']['logsigmoid']:.2f} there)."
-    )
-    add("")
-    add("### \"MSE through a sigmoid gives finer gradients\" — it gives vanishing ones at saturation")
-    add("")
-    add(
-        "With p = sigmoid(z), d/dz BCE = p − y, while d/dz (p − y)² = 2 (p − y) p (1 − p). Their ratio is "
-        "2 p (1 − p), whatever the label: at most 1/2, and about 2 e^−|z| once the logit saturates. A network that "
-        "is confidently wrong (z = −10 for a label 1) gets almost no gradient from MSE to correct itself. By "
-        "autograd in float64, label y = 1:"
-    )
-    add("")
-    g = pd.DataFrame(
+    ).set_index("label y")
+    gradient_table = pd.DataFrame(
         {
             "z": [f"{v:+g}" for v in grad["z"]],
             "sigmoid(z)": [f"{v:.6g}" for v in grad["sigmoid(z)"]],
@@ -714,39 +561,37 @@ def build_guide(claims: dict[str, Any], cases: dict[str, dict[str, Any]], recove
             "d MSE / dz": [f"{v:.4g}" for v in grad["dMSE/dz"]],
             "ratio MSE / BCE": [f"{v:.3g}" for v in grad["ratio MSE/BCE"]],
         }
-    )
-    add(_md(g))
-    add("")
-    ratios = ", ".join(f"{v:.3g}" for v in grad_soft["ratio MSE/BCE"])
-    add(
-        f"With a soft label y = 0.75 the ratios at the same z are {ratios}: the same numbers, since the ratio "
-        "does not depend on y. (`nn.MSELoss` averages (p − y)²; losslab's `sigmoid-mse` is the Gaussian NLL "
-        "½ (p − y)², whose gradient is half of the column above.)"
-    )
-    add("")
-    add("![gradients](img/sigmoid-mse-gradient.png)")
-    add("")
-    add("### When MSE still wins on point accuracy")
-    add("")
-    add(
-        "MSE estimates the conditional mean, and so does every law whose expected loss is minimised by the mean "
-        "(soft BCE and binomial included). If the mean is all you use and the model is flexible, the choice of law "
-        "changes the point accuracy little; the comparisons bear this out:"
-    )
-    add("")
-    for key, c in cases.items():
+    ).set_index("z")
+    values = {
+        "n_grid": str(claims["n_grid"]),
+        "soft_bce_table": markdown_table(soft_table, markup=True),
+        "gradient_table": markdown_table(gradient_table, markup=True),
+        "soft_label_ratios": ", ".join(f"{v:.3g}" for v in claims["grad_soft"]["ratio MSE/BCE"]),
+        "underflow_z": f"{claims['underflow']['z']:.2f}",
+        "underflow_logsigmoid": f"{claims['underflow']['logsigmoid']:.2f}",
+    }
+    for k in ("bce", "entropy_floor", "bce_at_p_equal_y", "excess_kl", "law_excess", "mse", "bce_with_logits_of_logit_p", "bce_with_logits_of_p"):
+        values[f"seed_{k}"] = f"{seed[k]:.4f}"
+    return values
+
+
+def point_accuracy_values(cases: dict[str, dict[str, Any]], recovery: dict[str, Any] | None) -> dict[str, list[str]]:
+    """"When MSE still wins on point accuracy": each comparison's MSE-trained laws, concrete's β-NLL, the count."""
+    mse_lines = []
+    for c in cases.values():
         v = c["mse"]
-        mse_laws = [law for law in ("gaussian", "sigmoid-mse") if law in v.get("values", {})]
+        mse_laws = [law for law in MSE_LAWS if law in v.get("values", {})]
         if not mse_laws or not v.get("best"):
             continue
-        parts = []
+        laws = []
         for law in mse_laws:
             state = "best" if law == v["best"] else ("tied with the best" if law in v["tied"] else f"p = {v['p'][law]:.2g} vs the best")
-            parts.append(f"`{law}` {f4(v['values'][law])} (rank {rank_of(v, law)}, {state})")
-        add(f"- {c['case'].data}: best MSE {describe(v, 'mse')}; " + "; ".join(parts) + ".")
+            laws.append(f"`{law}` {f4(v['values'][law])} (rank {rank_of(v, law)}, {state})")
+        mse_lines.append(part("mse_line", data=c["case"].data, best=describe(v, "mse"), laws="; ".join(laws)))
     if recovery is not None:
-        add(f"- {recovery['point_sentence']}")
-    add("")
+        mse_lines.append(part("point_line", sentence=recovery["point_sentence"]))
+
+    concrete_hetero: list[str] = []
     con = cases.get("concrete")
     if con is not None and {"gaussian", "gaussian-hetero", "gaussian-hetero(beta=0.5)"} <= set(con["mse"].get("values", {})):
         v = con["mse"]
@@ -756,45 +601,25 @@ def build_guide(claims: dict[str, Any], cases: dict[str, dict[str, Any]], recove
                 return "the best"
             return "tied with the best" if law in v["tied"] else f"p = {v['p'][law]:.2g} against the best"
 
-        add(
-            f"The heteroscedastic laws show the other side. On UCI concrete, plain MSE (`gaussian`) reaches "
-            f"{f4(v['values']['gaussian'])} ({vs_best('gaussian')}) and the learned-variance Gaussian "
-            f"`gaussian-hetero` {f4(v['values']['gaussian-hetero'])} ({vs_best('gaussian-hetero')}): with a scale "
-            "per input, the NLL lets the network explain hard rows away as noise instead of fitting their mean "
-            "(Seitzer et al. 2022, \"On the Pitfalls of Heteroscedastic Uncertainty Estimation with Probabilistic "
-            "Neural Networks\"). Their β-NLL, which weights each row's NLL by the detached σ^(2β), gives "
-            f"`gaussian-hetero(beta=0.5)` {f4(v['values']['gaussian-hetero(beta=0.5)'])} "
-            f"({vs_best('gaussian-hetero(beta=0.5)')}; three splits only, so the intervals are wide)."
-        )
-        add("")
-    mse_ok = []
-    for key, c in cases.items():
+        fill = {}
+        for key, law in (("gaussian", "gaussian"), ("hetero", "gaussian-hetero"), ("beta_nll", "gaussian-hetero(beta=0.5)")):
+            fill[key], fill[f"{key}_state"] = f4(v["values"][law]), vs_best(law)
+        concrete_hetero = [part("concrete_hetero", **fill), ""]
+
+    good = []
+    for c in cases.values():
         v = c["mse"]
-        mse_laws = [law for law in ("gaussian", "sigmoid-mse") if law in v.get("values", {})]
+        mse_laws = [law for law in MSE_LAWS if law in v.get("values", {})]
         if mse_laws and v.get("best"):
-            mse_ok.append(any(law == v["best"] or law in v["tied"] for law in mse_laws))
-    if mse_ok:
-        add(
-            f"In {sum(mse_ok)} of these {len(mse_ok)} comparisons an MSE-trained law (`gaussian` or `sigmoid-mse`) "
-            "is the best or tied with the best on MSE. So MSE is a fine choice when the mean is all you need. What "
-            "it cannot give is anything beyond the mean (next section), and through a sigmoid its gradient vanishes "
-            "where the logits saturate (above), which matters when training starts from, or is pushed into, "
-            "confident wrong outputs."
-        )
-    add("")
-    add("### When a distributional law is worth its cost")
-    add("")
-    add(
-        "A distributional law costs a few more outputs per target and, sometimes, slower training; what it buys "
-        "is the predictive distribution: intervals, the probability of exactly 0 or 1, the spread of the raters. "
-        "Measured here:"
-    )
-    add("")
-    for key, c in cases.items():
-        add(f"- {c['case'].data}: " + c["cost_sentence"])
-    add("")
+            good.append(any(law == v["best"] or law in v["tied"] for law in mse_laws))
+    mse_enough = [part("mse_enough", n_good=str(sum(good)), n_cases=str(len(good)))] if good else []
+    return {"mse_lines": mse_lines, "concrete_hetero": concrete_hetero, "mse_enough": mse_enough}
+
+
+def coverage_lines(cases: dict[str, dict[str, Any]]) -> list[str]:
+    """The 90% intervals' coverage of the one-parameter laws on [0, 1] against the laws with a free spread."""
     one, free = [], []
-    for key, c in cases.items():
+    for c in cases.values():
         t = c["table"]
         if "interval_coverage" not in t.columns:
             continue
@@ -806,57 +631,70 @@ def build_guide(claims: dict[str, Any], cases: dict[str, dict[str, Any]], recove
                 one.append(f"`{law}` {v:.2f} on {c['case'].data}")
             elif law in ("beta-binomial", "zoib") or law.startswith("binned"):
                 free.append((f"`{short(law)}` {v:.2f} on {c['case'].data}", v))
-    if one and free:
-        lo, hi = min(v for _, v in free), max(v for _, v in free)
-        add(
-            "The one-parameter laws on [0, 1] (`binomial`, `continuous-bernoulli`) tie the spread to the mean, so "
-            "their 90% intervals are right only where the labels happen to follow that tie: coverage "
-            + ", ".join(one)
-            + f". The laws with a free spread cover between {lo:.2f} and {hi:.2f}: "
-            + ", ".join(t for t, _ in free)
-            + "."
-        )
-        add("")
-    add(
-        "Worth it when the decision downstream uses more than the mean (an interval, a risk, the chance of a "
-        "unanimous label), when the labels' spread varies with the input, or when the labels come with counts. "
-        "Not worth it when the mean is all you report and the CRPS gain is within the seed noise."
-    )
-    add("")
+    if not (one and free):
+        return []
+    lo, hi = min(v for _, v in free), max(v for _, v in free)
+    text = part("coverage", tied_spread=", ".join(one), low=f"{lo:.2f}", high=f"{hi:.2f}", free_spread=", ".join(t for t, _ in free))
+    return [text, ""]
 
-    # ---------------------------------------------------------------- evidence
-    add("## Evidence: known-truth recovery")
-    add("")
+
+def build_guide(claims: dict[str, Any], cases: dict[str, dict[str, Any]], recovery: dict[str, Any] | None, meta: dict[str, Any]) -> str:
+    """The text of docs/which-loss.md: the template's ``page`` filled with the claims, the comparisons and the recovery study."""
+    cif, ret = cases.get("cifar"), cases.get("retina")
+    count_lines = []
+    for key in ("cifar", "digits"):
+        c = cases.get(key)
+        if c is None or "pmf" not in c["log_by_kind"]:
+            continue
+        v = c["log_by_kind"]["pmf"]
+        bb, bi = v["values"].get("beta-binomial"), v["values"].get("binomial")
+        if bb is not None and bi is not None:
+            count_lines.append(
+                part("count_line", data=c["case"].data, binomial=f4(bi), beta_binomial=f4(bb), difference=f4(bi - bb), best=describe(v, "log"))
+            )
+
+    def recovery_block(key: str) -> list[str]:
+        return [recovery[key], ""] if recovery is not None else []
+
     if recovery is None:
-        add("*(docs/evidence/recovery.csv is missing: run `python -m benchmarks.recovery` first.)*")
+        evidence = [part("evidence.missing")]
     else:
-        add(
-            f"Does `compare` pick the law that generated the labels? `python -m benchmarks.recovery` draws "
-            f"{recovery['draws']} data sets per generating law from `losslab.data.synthetic` with the true E[y|x] "
-            "known, fits a linear model (a GLM per law, L-BFGS) on features in which the true predictor is "
-            "representable, and uses 5-fold cross-validation folds as the seeds of a paired comparison. *True or "
-            "tied*: the recommended law is the generating law or statistically tied with it. The log-score ranking "
-            "is among candidates of the true law's likelihood kind; the CRPS ranking among all laws with a "
-            "distribution over y; the primary column uses the log score, or the CRPS for `zoib` (the only law "
-            "with atoms). Details, candidate sets and per-draw numbers: [docs/evidence/recovery.md](evidence/recovery.md)."
-        )
-        add("")
-        add(recovery["rates_md"])
-        add("")
-        add(recovery["miss_sentence"])
-    add("")
-    add("## Regenerate")
-    add("")
-    add("```bash")
-    add("export LOSSLAB_DATA=/path/to/data        # the folder with retinamnist/, cifar10h/, uci_gal/")
-    add("python -m benchmarks.recovery           # docs/evidence/recovery.{md,csv}")
-    add("python -m benchmarks.guide              # this page and docs/img/*.png")
-    add("```")
-    add("")
-    return "\n".join(L)
-
-
-FIXED_SCALE = ("gaussian", "sigmoid-mse")  # Gaussians with sigma = 1: their spread is not fitted
+        evidence = part("evidence", draws=str(recovery["draws"]), rates_table=recovery["rates_md"], misses=recovery["miss_sentence"]).split("\n")
+    values: dict[str, str | list[str]] = {
+        "losslab_version": ll.__version__,
+        "torch_version": torch.__version__,
+        "threads": str(meta["threads"]),
+        "runs": str(meta["runs"]),
+        "train_minutes": f"{meta['train_minutes']:.1f}",
+        "total_minutes": f"{meta['total_minutes']:.1f}",
+        "cifar_labels": [
+            part(
+                "cifar_labels",
+                median_raters=format(cif["facts"].get("median_trials", float("nan")), "g"),
+                pct_zero=f"{100 * cif['labels'].frac_zero:.0f}",
+                pct_one=f"{100 * cif['labels'].frac_one:.0f}",
+            )
+        ]
+        if cif is not None
+        else [],
+        "cifar_case": case_lines("cifar", cases),
+        "count_lines": count_lines,
+        "digits_case": case_lines("digits", cases),
+        "retina_labels": [part("retina_labels", pct_zero=f"{100 * ret['labels'].frac_zero:.0f}")] if ret is not None else [],
+        # unlike the other comparisons, a RetinaMNIST that was not run leaves no note
+        "retina_case": case_lines("retina", cases) if ret is not None else [],
+        "recovery_beta": recovery_block("beta_sentence"),
+        "concrete_case": case_lines("concrete", cases),
+        "recovery_hetero": recovery_block("hetero_sentence"),
+        "recovery_mixture": recovery_block("mixture_sentence"),
+        "retina_bimodal": [part("retina_bimodal"), ""] if ret is not None else [],
+        **claims_values(claims),
+        **point_accuracy_values(cases, recovery),
+        "cost_lines": [part("cost_line", data=c["case"].data, sentence=c["cost_sentence"]) for c in cases.values()],
+        "coverage": coverage_lines(cases),
+        "evidence": evidence,
+    }
+    return part("page", **values) + "\n"
 
 
 def cost_sentence(c: dict[str, Any]) -> str:
@@ -879,25 +717,32 @@ def cost_sentence(c: dict[str, Any]) -> str:
     table = c["table"]
     if "interval_coverage" in table.columns:
         cov = table["interval_coverage"]
-        fitted = [f"`{short(law)}` {cov[law]:.2f}" for law in cov.index if math.isfinite(cov[law]) and law not in FIXED_SCALE]
-        fixed = [f"`{law}` {cov[law]:.2f}" for law in FIXED_SCALE if law in cov.index and math.isfinite(cov[law])]
+        # A law whose spread is an option (ComparisonResult.fixed_spread) has intervals of an arbitrary width:
+        # its coverage is shown apart, with the spread it was given.
+        spread = c["fixed_spread"]
+        fitted = [f"`{short(law)}` {cov[law]:.2f}" for law in cov.index if math.isfinite(cov[law]) and law not in spread]
+        fixed = {law: sd for law, sd in spread.items() if law in cov.index and math.isfinite(cov[law])}
         if fitted:
             parts.append("coverage of the central 90% predictive interval " + ", ".join(fitted))
-        if fixed:
-            parts.append("(fixed σ = 1, not a fitted spread: " + ", ".join(fixed) + ")")
+        if len({f"{sd:.3g}" for sd in fixed.values()}) == 1:
+            sd = next(iter(fixed.values()))
+            parts.append(f"(fixed σ = {sd:.3g}, not a fitted spread: " + ", ".join(f"`{short(law)}` {cov[law]:.2f}" for law in fixed) + ")")
+        elif fixed:
+            parts.append("(fixed spreads, not fitted: " + ", ".join(f"`{short(law)}` {cov[law]:.2f} (σ = {sd:.3g})" for law, sd in fixed.items()) + ")")
     return "; ".join(parts) + "."
 
 
 def recovery_numbers(path: Path) -> dict[str, Any] | None:
+    """The recovery study's rates table and the sentences the guide quotes from it (None without ``path``)."""
     if not path.exists():
         return None
     df = pd.read_csv(path)
     rates, dist, misses = summarise_recovery(df)
     cols = ["generating law", "true law", "draws", "primary: true or tied", "log score: true or tied", "CRPS: true or tied"]
     out: dict[str, Any] = {"draws": int(df.drop_duplicates(["study", "draw"]).groupby("study").size().min())}
-    out["rates_md"] = _md(rates[[c for c in cols if c in rates.columns]])
+    out["rates_md"] = markdown_table(rates[[c for c in cols if c in rates.columns]].set_index("generating law"))
 
-    def dist_sentence(study_prefix: str, laws: list[str]) -> str:
+    def distances(study_prefix: str, laws: list[str]) -> str:
         rows = [s for s in dist.index if s.startswith(study_prefix)]
         if not rows:
             return ""
@@ -911,39 +756,33 @@ def recovery_numbers(path: Path) -> dict[str, Any] | None:
         rows = [s for s in r.index if s.startswith(prefix)]
         return r.loc[rows[0], col] if rows else "n/a"
 
-    out["beta_sentence"] = (
-        f"Recovery on Beta labels: the generating law was recommended or tied in {rate('Beta')} of the draws by log "
-        f"score ({rate('Beta', 'CRPS: true or tied')} by CRPS). RMSE of the mean prediction to the true E[y|x], "
-        f"mean over draws: {dist_sentence('Beta', ['beta', 'bernoulli', 'sigmoid-mse', 'logit-normal', 'continuous-bernoulli', 'binned', 'gaussian-hetero'])}. "
-        "With a linear model, a law whose mean goes through a sigmoid of the linear predictor (beta, bernoulli, "
-        "sigmoid-mse) can represent the true mean; an identity link (gaussian-hetero) cannot, which its distance shows."
+    def study(name: str, prefix: str, laws: list[str]) -> str:
+        return part(name, log_rate=rate(prefix), crps_rate=rate(prefix, "CRPS: true or tied"), distances=distances(prefix, laws))
+
+    out["beta_sentence"] = study(
+        "recovery.beta", "Beta", ["beta", "bernoulli", "sigmoid-mse", "logit-normal", "continuous-bernoulli", "binned", "gaussian-hetero"]
     )
-    out["hetero_sentence"] = (
-        f"Known truth, heteroscedastic Gaussian labels: recommended or tied in {rate('heteroscedastic')} of the draws "
-        f"(log score), {rate('heteroscedastic', 'CRPS: true or tied')} (CRPS). RMSE to the true mean: "
-        f"{dist_sentence('heteroscedastic', ['gaussian-hetero', 'gaussian', 'student-t', 'laplace-hetero', 'binned'])}."
+    out["hetero_sentence"] = study("recovery.hetero", "heteroscedastic", ["gaussian-hetero", "gaussian", "student-t", "laplace-hetero", "binned"])
+    out["mixture_sentence"] = study(
+        "recovery.mixture",
+        "bimodal",
+        ["mixture-gaussian(n_components=2)", "gaussian-hetero", "student-t", "laplace-hetero", "gaussian", "binned"],
     )
-    out["mixture_sentence"] = (
-        f"Known truth, a two-component Gaussian mixture whose weights depend on x (bimodal given x): the 2-component "
-        f"mixture law was recommended or tied in {rate('bimodal')} of the draws (log score), "
-        f"{rate('bimodal', 'CRPS: true or tied')} (CRPS). RMSE to the true mean: "
-        f"{dist_sentence('bimodal', ['mixture-gaussian(n_components=2)', 'gaussian-hetero', 'student-t', 'laplace-hetero', 'gaussian', 'binned'])} "
-        "— with a linear model only the mixture can represent a mean that moves between the modes."
-    )
-    out["point_sentence"] = (
-        "Known truth (recovery study, linear models, RMSE of the mean prediction to the true E[y|x]): k/n labels: "
-        f"{dist_sentence('k/n', ['binomial', 'bernoulli', 'sigmoid-mse', 'beta-binomial', 'continuous-bernoulli'])}; "
-        f"Beta labels: {dist_sentence('Beta', ['beta', 'bernoulli', 'sigmoid-mse'])}; zero/one-inflated: "
-        f"{dist_sentence('zero/one', ['zoib', 'bernoulli', 'sigmoid-mse', 'beta(clamp=0.001)'])}. The "
-        "right law is closest, but the mean-minimising losses (soft BCE, MSE through a sigmoid) come near it."
+    out["point_sentence"] = part(
+        "recovery.point",
+        kn=distances("k/n", ["binomial", "bernoulli", "sigmoid-mse", "beta-binomial", "continuous-bernoulli"]),
+        beta=distances("Beta", ["beta", "bernoulli", "sigmoid-mse"]),
+        zoib=distances("zero/one", ["zoib", "bernoulli", "sigmoid-mse", "beta(clamp=0.001)"]),
     )
     if len(misses):
-        out["miss_sentence"] = "Misses (the recommended law was neither the true one nor tied with it): " + "; ".join(
-            f"{m['generating law']}, {m['ranking']}: {m['misses']} draw(s), recommended {m['recommended instead']}"
-            for _, m in misses.iterrows()
-        ) + ". See the evidence page for why."
+        out["miss_sentence"] = part(
+            "recovery.misses",
+            misses="; ".join(
+                f"{m['generating law']}, {m['ranking']}: {m['misses']} draw(s), recommended {m['recommended instead']}" for _, m in misses.iterrows()
+            ),
+        )
     else:
-        out["miss_sentence"] = "No misses: in every draw the generating law was recommended or tied, by both rankings."
+        out["miss_sentence"] = part("recovery.no_misses")
     return out
 
 
@@ -1003,7 +842,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "train_minutes": sum(c["train_minutes"] for c in cases.values()),
     }
     text = build_guide(claims, cases, recovery, meta)
-    (out / "which-loss.md").write_text(text)
+    (out / "which-loss.md").write_text(text, encoding="utf-8")
     print(f"wrote {out / 'which-loss.md'} and {img}/*.png in {(time.perf_counter() - t0) / 60:.1f} min")
     return {"claims": claims, "cases": cases, "recovery": recovery, "meta": meta}
 
