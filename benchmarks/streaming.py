@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
         common = ["--child", "--folder", args.folder, "--epochs", str(args.epochs), "--laws", args.laws, "--batch-size", str(args.batch_size),
                   "--loader-workers", str(args.loader_workers)] + (["--threads", str(args.threads)] if args.threads else [])
         sides: dict[str, list[dict]] = {"baseline": [], "memory": [], "stream": []}
+        load = os.getloadavg()
         for _ in range(args.reps):
             for mode in sides:
                 sides[mode].append(run_child([*common, "--mode", mode]))
@@ -186,20 +187,29 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; torch threads per child: "
           f"{sides['memory'][0]['threads']}; {args.reps} repetition(s), medians; {args.images} images, laws {args.laws}, 1 seed, "
           f"cnn-small, {args.epochs} epoch(s), batch {args.batch_size}; streamed with {sides['stream'][0]['loader_workers']} DataLoader worker(s)")
-    print(f"  {'side':8s} {'read s':>7s} {'compare s':>9s} {'samples/s':>10s} {'end to end':>11s} {'peak RSS MiB':>13s} {'peak tree PSS MiB':>18s}")
+    print(f"  load average (1 min) before and after: {load[0]:.1f}, {os.getloadavg()[0]:.1f}; every repetition, then the medians:")
+    print(f"  {'side':15s} {'read s':>7s} {'compare s':>9s} {'samples/s':>10s} {'end to end/s':>13s} {'peak RSS MiB':>13s} {'peak tree PSS MiB':>18s}")
     summary: dict = {}
-    for mode, runs in sides.items():
-        med = {k: statistics.median(r[k]) for k in ("maxrss_mib", "peak_pss_mib")}
-        row = {"maxrss_mib": med["maxrss_mib"], "peak_pss_mib": med["peak_pss_mib"], "runs": runs}
-        if mode != "baseline":
-            row["read_s"] = statistics.median(r["read_s"] for r in runs)
-            row["compare_s"] = statistics.median(r["compare_s"] for r in runs)
-            row["samples_per_s"] = statistics.median(r["samples"] / r["compare_s"] for r in runs)
-            row["end_to_end_per_s"] = statistics.median(r["samples"] / (r["compare_s"] + r["read_s"]) for r in runs)
-            print(f"  {mode:8s} {row['read_s']:7.1f} {row['compare_s']:9.1f} {row['samples_per_s']:10.0f} {row['end_to_end_per_s']:11.0f} "
+
+    def line(label: str, row: dict) -> None:
+        if "compare_s" in row:
+            print(f"  {label:15s} {row['read_s']:7.1f} {row['compare_s']:9.1f} {row['samples_per_s']:10.0f} {row['end_to_end_per_s']:13.0f} "
                   f"{row['maxrss_mib']:13.0f} {row['peak_pss_mib']:18.0f}")
         else:
-            print(f"  {mode:8s} {'':7s} {'':9s} {'':10s} {'':11s} {row['maxrss_mib']:13.0f} {row['peak_pss_mib']:18.0f}")
+            print(f"  {label:15s} {'':7s} {'':9s} {'':10s} {'':13s} {row['maxrss_mib']:13.0f} {row['peak_pss_mib']:18.0f}")
+
+    for mode, runs in sides.items():
+        for run in runs:
+            if mode != "baseline":
+                run["samples_per_s"] = run["samples"] / run["compare_s"]
+                run["end_to_end_per_s"] = run["samples"] / (run["compare_s"] + run["read_s"])
+        keys = ["maxrss_mib", "peak_pss_mib"] + (["read_s", "compare_s", "samples_per_s", "end_to_end_per_s"] if mode != "baseline" else [])
+        row = {k: statistics.median(run[k] for run in runs) for k in keys}
+        row["runs"] = runs
+        if len(runs) > 1:
+            for i, run in enumerate(runs):
+                line(f"{mode} #{i + 1}", run)
+        line(f"{mode} median", row)
         summary[mode] = row
     same = all(r["metrics"] == sides["memory"][0]["metrics"] for r in sides["stream"] + sides["memory"])
     summary["same_numbers"] = same

@@ -473,7 +473,7 @@ def read_image_folder(
         trials: the column of counts ``n`` of k-of-n labels (default: ``"trials"`` when present).
         stream: decode the images when read instead of now.
         loader_workers: with ``stream=True``, the DataLoader worker processes that decode them
-            (``"auto"``: one per two logical CPUs, at most 4; 0 decodes in this process).
+            (``"auto"``: :func:`~losslab.data.streaming.auto_loader_workers`; 0 decodes in this process).
 
     Returns:
         An image :class:`Dataset`, ``X`` of shape ``(N, C, H, W)`` in [0, 1]; with ``stream=True`` a

@@ -1,9 +1,10 @@
 """Data read on demand: a map-style ``torch.utils.data.Dataset``, or an image folder decoded lazily.
 
 A :class:`StreamingDataset` holds the labels (and trial counts) in memory, read in one pass
-up front, and reads the features of the rows it is asked for through a
-``torch.utils.data.DataLoader`` with worker processes. Decoded features live only in the batch a
-worker is decoding and the batch the trainer is using: there is no cache of the whole data set.
+up front, and reads the features of the rows it is asked for in batches, through a
+``torch.utils.data.DataLoader`` with worker processes (``loader_workers``; or in this process).
+Decoded features live only in the batches being decoded (two per worker in flight) and the batch
+the trainer is using: there is no cache of the whole data set.
 
 Every item is converted as :func:`~losslab.data.from_arrays` converts a whole array (tables to
 float32, integer images divided by 255, channels-last images moved to channels-first), so a
@@ -41,12 +42,15 @@ SCAN_ROWS = 256
 
 
 def auto_loader_workers() -> int:
-    """DataLoader worker processes for ``loader_workers="auto"``: one per two logical CPUs, at most 4.
+    """DataLoader worker processes for ``loader_workers="auto"``: none on 2 logical CPUs or fewer, else one per two, at most 4.
 
-    Training runs in this process on torch's threads; the workers decode the next batches
-    meanwhile (``python -m benchmarks.streaming`` measures the two ways on this machine).
+    Training runs in this process on torch's threads, and a worker decodes the next batches
+    meanwhile on a core of its own. With 2 CPUs there is no core to spare: decoding in this process
+    measured fastest there (``python -m benchmarks.streaming`` on 20,000 PNGs: 2847 training samples/s
+    with 0 workers against 2446 with 2 and 2229 with 1; ``docs/performance.md``, Streaming data).
     """
-    return max(1, min(4, (os.cpu_count() or 1) // 2))
+    cpus = os.cpu_count() or 1
+    return 0 if cpus <= 2 else min(4, cpus // 2)
 
 
 def _check_workers(loader_workers: Any) -> int:

@@ -14,12 +14,21 @@ The numbers are those of the same data in memory, trained one model at a time
   so the two agree to the bit;
 * each epoch's minibatches are the rows of the trainer's ``torch.randperm(n, generator)``, read in
   that order;
-* validation reads its rows in the trainer's chunks of 4096 rows (``mean_nll``); a chunk is one
-  forward pass when it fits in :data:`EVAL_BYTES`, as in memory, and the test rows are
-  scored in forward passes of as many rows (in memory: one pass over all test rows). Where a
-  pass is split, each row's outputs are equal when the backend's products do not depend on the
-  number of rows in the batch (measured true for every built-in model on the CPU; a GPU's
-  kernels may round differently).
+* validation sums each row's NLL in the trainer's chunks of 4096 rows (``mean_nll``), so the
+  sums add the same numbers in the same order.
+
+Validation and test rows go through the model in forward passes of :func:`eval_rows` rows
+(a power of two, about :data:`EVAL_BYTES` of decoded input; in memory: a pass per 4096 validation
+rows, one pass over all test rows), because a pass over thousands of rows holds their
+activations, which outweigh the decoded data many times (a 4000-row test pass of cnn-small on
+28x28 images: about 200 MiB of convolution outputs). The CPU's matrix kernels work on blocks of
+rows and treat a last, partial block (and a single row) their own way, so a row's outputs can
+change with its place in the pass: passes of 167 rows changed cnn-small's outputs in the 7th
+digit. Passes whose length is a power of two of at least 64 rows, the last one taking the
+remainder, put every row at the same place within its kernel block as the one big pass does:
+then every row's outputs were equal to the bit for the mlp, linear, cnn-small and cnn models
+(5 data shapes, 8 row counts, passes of 64 to 1024 rows; ``tests/data/test_streaming.py`` checks
+mlp and cnn-small comparisons end to end). A GPU's kernels may round the last bits differently.
 """
 
 from __future__ import annotations
@@ -34,10 +43,11 @@ from ..data.streaming import StreamingDataset
 from ..models import channels_last
 from .trainer import Split
 
-#: rows per forward pass of validation and test: the trainer's chunk (``mean_nll``), fewer where a chunk would exceed EVAL_BYTES
-EVAL_ROWS = 4096
-#: decoded bytes of one validation or test batch at most (unless one minibatch is bigger)
-EVAL_BYTES = 64 * 2**20
+#: rows per forward pass of validation and test at most (the trainer's chunk, ``mean_nll``) and at least
+EVAL_ROWS, MIN_EVAL_ROWS = 4096, 64
+#: decoded bytes of one validation or test pass, about: 512 KiB, 128 28x28 images (benchmarks/streaming.py: with
+#: 4096-row passes the streamed side's peak RSS was the in-memory side's, about 1000 MiB; with these, about 550 MiB)
+EVAL_BYTES = 2**19
 #: rows per read of the streaming pass that standardises table features
 SCALE_ROWS = 4096
 
@@ -58,9 +68,15 @@ def check_options(*, replicas: Any, workers: Any, optimizer: str) -> None:
         raise LosslabError(f"optimizer={optimizer!r} trains full batch, which needs the data in memory; streamed data train with optimizer='adam'")
 
 
-def eval_rows(data: StreamingDataset, batch_size: int) -> int:
-    """Rows per validation or test forward pass: :data:`EVAL_ROWS`, fewer for large samples (never below a minibatch)."""
-    return int(min(EVAL_ROWS, max(batch_size, EVAL_BYTES // max(data.sample_bytes, 1))))
+def eval_rows(data: StreamingDataset) -> int:
+    """Rows per validation or test forward pass: the power of two nearest below :data:`EVAL_BYTES` of samples, in [64, 4096].
+
+    >>> from types import SimpleNamespace
+    >>> [eval_rows(SimpleNamespace(sample_bytes=b)) for b in (4 * 28 * 28, 4 * 3 * 224 * 224, 4 * 8)]
+    [128, 64, 4096]
+    """
+    fit = max(EVAL_BYTES // max(data.sample_bytes, 1), 1)
+    return int(min(EVAL_ROWS, max(MIN_EVAL_ROWS, 1 << (int(fit).bit_length() - 1))))
 
 
 class StreamSplit:
@@ -119,9 +135,15 @@ class StreamSplit:
             yield self._part(slice(a, a + size))
 
     def outputs(self, model: torch.nn.Module) -> torch.Tensor:
-        """``model``'s raw outputs on every row, in forward passes of :attr:`eval_rows` rows."""
-        starts = range(0, len(self), self.eval_rows)
-        parts = [model(self._features(xb)) for xb in self.data.batches([self.index[a : a + self.eval_rows] for a in starts])]
+        """``model``'s raw outputs on every row, in forward passes of :attr:`eval_rows` rows, the last taking the remainder.
+
+        A short last pass of its own (one row, say) would run other kernels than the one big pass
+        of the in-memory path (module docstring).
+        """
+        n, r = len(self), self.eval_rows
+        bounds = list(range(0, n, r))[: max(n // r, 1)] + [n]
+        passes = [self.index[a:b] for a, b in zip(bounds, bounds[1:])]
+        parts = [model(self._features(xb)) for xb in self.data.batches(passes)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
@@ -164,7 +186,7 @@ def stream_splits(plan: Any, idx: dict[str, np.ndarray]) -> dict[str, StreamSpli
     """The parts ``idx`` of a plan's streamed data, as :func:`.runs.split_tensors` makes them of data in memory."""
     ds: StreamingDataset = plan.data
     scale = train_scale(ds, idx["train"]) if plan.config.standardize and ds.kind == "table" else None
-    rows = eval_rows(ds, plan.config.train.batch_size)
+    rows = eval_rows(ds)
     out = {}
     for part, r in idx.items():
         out[part] = StreamSplit(
