@@ -23,12 +23,13 @@ rows, one pass over all test rows), because a pass over thousands of rows holds 
 activations, which outweigh the decoded data many times (a 4000-row test pass of cnn-small on
 28x28 images: about 200 MiB of convolution outputs). The CPU's matrix kernels work on blocks of
 rows and treat a last, partial block (and a single row) their own way, so a row's outputs can
-change with its place in the pass: passes of 167 rows changed cnn-small's outputs in the 7th
-digit. Passes whose length is a power of two of at least 64 rows, the last one taking the
-remainder, put every row at the same place within its kernel block as the one big pass does:
-then every row's outputs were equal to the bit for the mlp, linear, cnn-small and cnn models
-(5 data shapes, 8 row counts, passes of 64 to 1024 rows; ``tests/data/test_streaming.py`` checks
-mlp and cnn-small comparisons end to end). A GPU's kernels may round the last bits differently.
+change with its place in the pass: passes of 167 rows moved cnn-small's outputs by up to 2e-7.
+Passes whose length is a power of two of at least 64 rows, the last one taking the remainder,
+put every row at the same place within its kernel block as the one big pass does: then every
+row's outputs were equal to the bit for the mlp, linear, cnn-small and cnn models in a one-off
+check on this 2-CPU x86 machine (5 data shapes, 8 row counts, passes of 64 to 1024 rows);
+``tests/data/test_streaming.py`` checks mlp and cnn-small comparisons end to end, and a pass
+split this way against one pass. A GPU's kernels may round the last bits differently (untested).
 """
 
 from __future__ import annotations
