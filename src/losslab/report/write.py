@@ -333,7 +333,8 @@ def use_it(result: ComparisonResult, models: Mapping[str, str | Path] | None = N
     if result.data_meta.get("kind") == "image":
         shape = "images (n, C, H, W), as the comparison read them"
     elif names:
-        shape = f"a DataFrame with the columns {', '.join(names[:3])}{', ...' if len(names) > 3 else ''} (or an array of {len(names)} columns)"
+        shape = (f"a DataFrame with the training file's feature columns, or an array of the {len(names)} features "
+                 f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})")
     else:
         shape = "an array of the training features, in their order"
     given = f", model={factory}" if factory else ""
