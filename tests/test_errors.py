@@ -415,6 +415,90 @@ def _markup_in_name(t: Path):
     return (lambda: ll.data.load(p, target="[/bold]score")), _compare(p, "--target", "[/bold]score")
 
 
+# --- law arguments, numeric options, metrics and synthetic data (issue 21, items 2, 6, 7, 11, 12)
+def _clamp_real_support(t: Path):
+    p = _csv(t)
+    return (lambda: ll.get_law("gaussian", clamp=1e-6)), _compare(p, "--target", "score", "--laws", "gaussian:clamp=1e-6")
+
+
+def _clamp_below_resolution(t: Path):
+    law = ll.get_law("beta", clamp=1e-8)
+    y = torch.as_tensor(_with(at={2: 1.0}), dtype=torch.float32)
+    return (lambda: law.loss(torch.zeros(N, 2), y)), None
+
+
+def _option_wrong_type(t: Path):
+    p = _csv(t)
+    return (lambda: ll.get_law("gaussian-hetero", beta="0.5")), _compare(
+        p, "--target", "score", "--laws", "gaussian-hetero:beta=half"
+    )
+
+
+def _option_not_integer(t: Path):
+    p = _csv(t)
+    return (lambda: ll.get_law("binned", n_bins=2.5)), _compare(p, "--target", "score", "--laws", "binned:n_bins=2.5")
+
+
+def _option_breaks_float(t: Path):
+    p = _csv(t)
+    return (lambda: ll.get_law("gaussian", sigma=1e-200)), _compare(p, "--target", "score", "--laws", "gaussian:sigma=1e-200")
+
+
+def _law_name_not_string(t: Path):
+    return (lambda: ll.get_law(None)), None
+
+
+def _unknown_reduction(t: Path):
+    law = ll.get_law("binned", kind="onehot")
+    return (lambda: law.loss(torch.zeros(N, law.raw_dim), torch.as_tensor(_with()), reduction="bogus")), None
+
+
+def _negative_weight(t: Path):
+    w = _with(np.ones(N), at={3: -1.0, 8: np.nan})
+    return (lambda: ll.get_law("bernoulli").loss(torch.zeros(N, 1, dtype=torch.float64), torch.as_tensor(_with()), weight=w)), None
+
+
+def _labels_not_numbers(t: Path):
+    return (lambda: ll.get_law("gaussian").loss(torch.zeros(3, 1), "0.1 0.5 0.9")), None
+
+
+def _labels_complex(t: Path):
+    y = _with().astype(np.complex128) + 1j
+    return (lambda: ll.get_law("gaussian").loss(torch.zeros(N, 1, dtype=torch.float64), y)), None
+
+
+def _raw_not_tensor(t: Path):
+    return (lambda: ll.get_law("gaussian").loss(3, torch.zeros(1))), None
+
+
+def _raw_integer(t: Path):
+    return (lambda: ll.get_law("beta").loss(torch.zeros(N, 2, dtype=torch.int64), torch.as_tensor(_with()))), None
+
+
+def _params_not_dict(t: Path):
+    return (lambda: ll.get_law("gaussian").nll([0.0] * N, torch.as_tensor(_with()))), None
+
+
+def _evaluate_level(t: Path):
+    law = ll.get_law("beta")
+    params = law.link(torch.zeros(N, 2, dtype=torch.float64))
+    return (lambda: ll.metrics.evaluate(law, params, torch.as_tensor(_with()), level=1.5)), None
+
+
+def _metric_n_samples(t: Path):
+    law = ll.get_law("logit-normal")
+    dist = law.predictive(law.link(torch.zeros(N, 2, dtype=torch.float64)))
+    return (lambda: ll.metrics.crps(dist, torch.as_tensor(_with()), n_samples=0)), None
+
+
+def _synthetic_not_integer(t: Path):
+    return (lambda: ll.data.synthetic("gaussian", n=2.7)), None
+
+
+def _synthetic_bad_scale(t: Path):
+    return (lambda: ll.data.synthetic("gaussian", n=N, scale=-1)), None
+
+
 CASES: list[Case] = [
     # --- labels: NaN / inf, outside the law's support, trials
     Case("nan-labels", "NaN labels in a CSV target column", _nan_labels, ("data.csv", "target column 'score'", "2 missing", "[3, 7]")),
@@ -484,6 +568,31 @@ CASES: list[Case] = [
     Case("seeds-not-integer", "seeds = 1.5", _seeds_not_integer, ("seeds", "1.5")),
     Case("epochs-zero", "epochs = 0", _epochs_zero, ("epochs=0", "integer >= 1"), cli_expect=("--epochs 0", "1 or more")),
     Case("unknown-metric", "a misspelt --metric", _unknown_metric, ("'mean_squared_eror'", "mean_squared_error")),
+    Case("clamp-real-support", "clamp= for a law on the real line (gaussian)", _clamp_real_support,
+         ("gaussian", "clamp=1e-06", "no edge", "drop clamp=")),
+    Case("clamp-below-resolution", "clamp=1e-8 for beta with float32 labels (1 - 1e-8 rounds to 1)", _clamp_below_resolution,
+         ("beta", "clamp=1e-08", "float32", "rounds to 1", "clamp >= 1.19e-07")),
+    Case("law-option-wrong-type", "a law option of the wrong type (beta='0.5')", _option_wrong_type,
+         ("gaussian-hetero", "beta='0.5'", "a number in [0, 1]", "str"),
+         cli_expect=("gaussian-hetero", "beta='half'", "a number in [0, 1]")),
+    Case("law-option-not-integer", "a count option that is not an integer (n_bins=2.5)", _option_not_integer,
+         ("binned", "n_bins=2.5", "an integer >= 2")),
+    Case("law-option-breaks-float", "a scale option float32 cannot use (sigma=1e-200)", _option_breaks_float,
+         ("gaussian", "sigma=1e-200", "[1e-09, 1e+09]")),
+    Case("law-name-not-string", "get_law(None)", _law_name_not_string, ("law name None", "expected a string", "gaussian")),
+    Case("unknown-reduction", "reduction='bogus' in law.loss", _unknown_reduction,
+         ("binned", "reduction='bogus'", "'mean', 'sum', 'none'")),
+    Case("negative-weight", "a negative and a NaN weight in law.loss", _negative_weight,
+         ("bernoulli", "weight", "2 negative or non-finite", "[3, 8]", "finite weights >= 0")),
+    Case("labels-not-numbers", "labels given as a string to law.loss", _labels_not_numbers, ("gaussian", "labels y", "expected numbers")),
+    Case("labels-complex", "complex labels", _labels_complex, ("gaussian", "labels y", "complex", "real numbers")),
+    Case("raw-not-tensor", "raw outputs given as a Python int", _raw_not_tensor, ("gaussian", "raw outputs", "int", "floating-point tensor")),
+    Case("raw-integer-dtype", "raw outputs of an integer dtype", _raw_integer, ("beta", "raw outputs", "int64", "float32 or float64")),
+    Case("params-not-dict", "law.nll given a list instead of law.link's parameters", _params_not_dict, ("params is list", "law.link(raw)")),
+    Case("evaluate-level", "evaluate(level=1.5)", _evaluate_level, ("level=1.5", "(0, 1)")),
+    Case("metric-n-samples", "crps(n_samples=0) (the logit-normal's quantile grid)", _metric_n_samples, ("n_samples=0", "integer >= 2")),
+    Case("synthetic-not-integer", "synthetic(n=2.7)", _synthetic_not_integer, ("synthetic", "n=2.7", "integer >= 1")),
+    Case("synthetic-bad-option", "synthetic(scale=-1)", _synthetic_bad_scale, ("synthetic", "scale=-1", "> 0")),
     # --- stores
     Case("store-newer-version", "a run store written by another schema version", _store_version, ("old.sqlite", "schema version")),
     Case("store-legacy", "a SQLite file whose runs table has another layout and no version", _store_legacy,

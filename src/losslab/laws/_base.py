@@ -630,7 +630,14 @@ class ScalarLaw(Law):
         missing = set(links) - set(params)
         if missing:
             raise LosslabError(f"{self.name}: inverse_link needs parameters {sorted(missing)}")
-        return torch.stack([links[k].inverse(params[k]).reshape(()) for k in links])
+        values = {k: as_real_tensor(params[k], f"inverse_link parameter {k!r}", who=self.name) for k in links}
+        bad = [k for k, v in values.items() if v.numel() != 1]
+        if bad:
+            raise LosslabError(
+                f"{self.name}: inverse_link parameter {bad[0]!r} has shape {shape_str(values[bad[0]].shape)}; "
+                f"expected one number (the scalar parameter of a marginal fit)"
+            )
+        return torch.stack([links[k].inverse(v.to(torch.get_default_dtype())).reshape(()) for k, v in values.items()])
 
     def _batch_shape(self, params: Params) -> torch.Size:
         return next(iter(params.values())).shape

@@ -15,6 +15,7 @@ from ._base import Params, ScalarLaw
 from ._registry import register_law
 
 LOG_2 = math.log(2.0)
+LOG_LOG_2 = math.log(LOG_2)
 
 SOFTPLUS = Link("softplus", F.softplus, lambda v: positive_inv(v, 0.0))
 
@@ -167,7 +168,9 @@ class Exponential(ScalarLaw):
         return torch.exp(-self._log_rate(params))
 
     def _median(self, params: Params) -> torch.Tensor:
-        return LOG_2 * torch.exp(-self._log_rate(params))
+        # exp(log log 2 - log rate), not log 2 * exp(-log rate): the product's factor e^710 overflows float64
+        # where the median itself (1.6e308) does not
+        return torch.exp(LOG_LOG_2 - self._log_rate(params))
 
     def _mode(self, params: Params) -> torch.Tensor:
         return torch.zeros_like(params["rate"])

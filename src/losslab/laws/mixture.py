@@ -27,10 +27,12 @@ def mixture_log_prob(logits: torch.Tensor, loc: torch.Tensor, scale: torch.Tenso
     ``z^2`` there would overflow float32, and although ``logsumexp`` gives such a component zero
     weight, ``0 * inf`` in the backward pass would make every gradient NaN.
 
-    Where every component is that far (a label 1e30 away), the mixture's log density is its
-    nearest component's (in scales), computed on its own: its value overflows to ``-inf`` as the
-    exact one would, but its gradient stays finite, where ``logsumexp`` of nothing but ``-inf``
-    has a NaN gradient.
+    Where every component is that far (a label 1e30 away), the log density is taken relative to the
+    nearest component ``k`` (in scales): :math:`\log p = c_k + \log\sum_j \exp(c_j - c_k)` with
+    :math:`c_j - c_k = \log\frac{w_j s_k}{w_k s_j} - \tfrac12 (z_j - z_k)(z_j + z_k)`, which forms no
+    ``z^2``. Its value overflows to ``-inf`` with ``c_k``'s square, as the exact one would, but its
+    gradient stays finite (tied components share it), where ``logsumexp`` of nothing but ``-inf`` has
+    a NaN gradient.
     """
     d = y.unsqueeze(-1) - loc
     with torch.no_grad():  # only masks
@@ -46,11 +48,18 @@ def mixture_log_prob(logits: torch.Tensor, loc: torch.Tensor, scale: torch.Tenso
         return torch.logsumexp(log_w + comp, dim=-1)
     every = all_far.unsqueeze(-1)
     lse = torch.logsumexp(torch.where(every, torch.zeros_like(comp), log_w + comp), dim=-1)
+    # Rows where every component is far: z (capped at a quarter of the largest float, so that sums and
+    # differences of two stay finite; the cap binds only where the gradient z / s is beyond the dtype anyway).
+    cap = torch.finfo(d.dtype).max / 4
+    with torch.no_grad():
+        huge = every & (ratio > cap)  # z itself beyond the cap (or inf): a constant there, whose gradient is 0
+    zf = torch.where(huge | ~every, torch.zeros_like(d), d) / scale
+    zf = torch.where(huge, torch.sign(d) * cap, zf)
     k = ratio.argmin(-1, keepdim=True)
-    pick = lambda t: t.expand_as(d).gather(-1, k).squeeze(-1)  # noqa: E731
-    s_k = pick(scale)
-    z_k = torch.where(all_far, pick(d), torch.zeros_like(s_k)) / s_k
-    nearest = pick(log_w) - 0.5 * z_k * z_k - torch.log(s_k) - 0.5 * LOG_2PI
+    base = log_w - torch.log(scale)
+    z_k, base_k = zf.gather(-1, k), base.gather(-1, k)
+    rel = (base - base_k) - 0.5 * (zf - z_k) * (zf + z_k)
+    nearest = (base_k - 0.5 * z_k * z_k).squeeze(-1) - 0.5 * LOG_2PI + torch.logsumexp(rel, dim=-1)
     return torch.where(all_far, nearest, lse)
 
 

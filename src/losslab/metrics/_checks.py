@@ -11,14 +11,16 @@ Every error is a one-line :class:`~losslab.LosslabError` that names the argument
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from .._errors import LosslabError, check_finite, check_integer, check_number, shape_str
 
-__all__ = ["check_array", "check_pair", "check_unit_interval", "check_choice", "check_options"]
+__all__ = ["check_array", "check_pair", "check_unit_interval", "check_choice", "check_options", "checked_options"]
 
 
 def check_array(
@@ -168,3 +170,27 @@ def check_options(
     if seed is not None:
         out["seed"] = check_integer(seed, "seed", low=0)
     return out
+
+
+_OPTION_NAMES = ("level", "n_bins", "threshold", "n_samples", "seed")
+
+
+def checked_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a public metric: its ``level``, ``n_bins``, ``threshold``, ``n_samples`` and ``seed`` arguments,
+    when given, pass :func:`check_options` (and arrive converted) before it runs.
+
+    One checker for every metric: ``crps(n_samples=0)`` was NaN and ``n_samples=-5`` 0.0, ``pit(seed=1.5)``
+    ran with seed 1, ``auroc_score(threshold="x")`` raised numpy's TypeError.
+    """
+    sig = inspect.signature(fn)
+    names = [n for n in sig.parameters if n in _OPTION_NAMES]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = sig.bind(*args, **kwargs)
+        given = {n: bound.arguments[n] for n in names if n in bound.arguments}
+        if given:
+            bound.arguments.update(check_options(**given))
+        return fn(*bound.args, **bound.kwargs)
+
+    return wrapper

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import LosslabError
-from ._checks import check_choice, check_pair, check_unit_interval
+from ._checks import check_choice, check_pair, check_unit_interval, checked_options
 
 __all__ = ["ReliabilityCurve", "reliability_curve", "calibration_error", "bin_edges"]
 
@@ -95,6 +95,7 @@ def _prepare(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[np.ndarray, 
     return yt, yp, (np.ones_like(yt) if w is None else w)
 
 
+@checked_options
 def reliability_curve(
     y_true: Any,
     y_pred: Any,
@@ -189,6 +190,7 @@ def reliability_curve(
     )
 
 
+@checked_options
 def calibration_error(
     y_true: Any,
     y_pred: Any,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import LosslabError
-from ._checks import check_pair, check_unit_interval
+from ._checks import check_pair, check_unit_interval, checked_options
 
 __all__ = [
     "mean_squared_error",
@@ -225,6 +225,7 @@ def _auroc_1d(pos: np.ndarray, score: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(wpos * (neg_below + 0.5 * wneg)) / (wpos.sum() * wneg.sum()))
 
 
+@checked_options
 def auroc_score(y_true: Any, y_pred: Any, *, threshold: float = 0.5, sample_weight: Any = None) -> float:
     r"""Area under the ROC curve, with float labels binarised at ``threshold``.
 

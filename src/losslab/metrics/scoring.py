@@ -69,7 +69,7 @@ from ..distributions import (
 )
 from ..distributions import beta_cdf as _beta_cdf
 from ..distributions import studentt_cdf as _studentt_cdf
-from ._checks import check_array, check_choice
+from ._checks import check_array, check_choice, checked_options
 
 __all__ = [
     "crps_normal",
@@ -722,6 +722,7 @@ def _draw(d: Distribution, n: int, seed: int, *, reparameterised: bool = False) 
 
 
 # ------------------------------------------------------------------- public scores
+@checked_options
 def crps(dist: Distribution, y: Any, *, reduction: str = "mean", n_samples: int = 1000, seed: int = 0) -> Any:
     r"""Continuous ranked probability score of a law's predictive distribution (lower is better).
 
@@ -812,6 +813,7 @@ def _pit_values(d: Distribution, y: torch.Tensor, seed: int) -> torch.Tensor:
         return _cdf(d, y).clamp(0, 1)
 
 
+@checked_options
 def pit(dist: Distribution, y: Any, *, seed: int = 0) -> Any:
     r"""Probability integral transform :math:`u = F(y)`: uniform on [0, 1] when the law is right.
 
@@ -859,6 +861,7 @@ def _uniform_distance(u: np.ndarray, norm: str) -> float:
     return float(np.sum((np.sign(hi) * hi**2 - np.sign(lo) * lo**2) / 2))
 
 
+@checked_options
 def pit_calibration_error(dist: Distribution, y: Any, *, norm: str = "l1", seed: int = 0) -> float:
     r"""Distance of the PIT values from uniform (0 for a calibrated law, in the limit of many labels).
 
@@ -940,6 +943,7 @@ def _interval(d: Distribution, level: float, ref: torch.Tensor, n_samples: int, 
     return lo, hi
 
 
+@checked_options
 def interval_coverage(
     dist: Distribution, y: Any, *, level: float = 0.9, n_samples: int = 2000, seed: int = 0
 ) -> float:
@@ -970,6 +974,7 @@ def interval_coverage(
     return float(((t >= lo) & (t <= hi)).to(torch.float64).mean())
 
 
+@checked_options
 def interval_width(
     dist: Distribution, y: Any = None, *, level: float = 0.9, n_samples: int = 2000, seed: int = 0
 ) -> float:
@@ -989,6 +994,7 @@ def interval_width(
     return float((hi - lo).to(torch.float64).mean())
 
 
+@checked_options
 def energy_score(
     dist: Distribution, y: Any, *, reduction: str = "mean", n_samples: int = 1000, seed: int = 0
 ) -> Any:
