@@ -249,7 +249,7 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
     order = [(label, [s]) for s in seed_list for label in labels] if plan.fixed_split else [(label, seed_list) for label in labels]
     jobs = []
     spread = n_workers != 1  # jobs leave this process: for worker processes, or for Ray tasks ("ray:N")
-    together: list[tuple[str, list[int]]] | None = [] if batched == "laws" and shared is not None and not spread else None
+    together: list[tuple[str, list[int], list[int]]] | None = [] if batched == "laws" and shared is not None and not spread else None
     for label, group in order:
         todo = []
         for s in group:
@@ -260,15 +260,18 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
                 finished(stored, True)
         if not todo:
             continue
+        # A batched law trains its whole batch, stored seeds included, and records the others: the same batch
+        # gives the pending seeds the numbers they would have had without the kill (see runs.train_law).
+        batch = group if batched else todo
         if spread:
-            for part in ([[s] for s in todo] if per_seed else [todo]):
-                jobs.append({"label": label, "seeds": part, "batched": batched})
+            for part in ([[s] for s in todo] if per_seed else [batch]):
+                jobs.append({"label": label, "seeds": part, "keep": [s for s in part if s in todo], "batched": batched})
             continue
         if together is not None:  # trained below, with the other laws of its head's shape
-            together.append((label, todo))
+            together.append((label, batch, todo))
             continue
         tensors = shared if shared is not None else split_for(todo[0])
-        for stored in train_law(plan, tensors, label, todo, progress, batched, done=done, total=total):
+        for stored in train_law(plan, tensors, label, batch, progress, batched, keep=todo, done=done, total=total):
             finished(stored, False)
     for stored in train_laws_together(plan, shared, together or [], progress, done, total):
         finished(stored, False)

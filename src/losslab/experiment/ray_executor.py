@@ -85,7 +85,7 @@ def _task(plan: RunPlan, job: dict[str, Any], events: Any, cpus: int) -> list[di
         _SPLIT.clear()
         _SPLIT.update(where=where, tensors=make_split(plan, seeds[0]))
     put = (lambda ev: events.put.remote(ev)) if events is not None else None  # fire and forget: training does not wait
-    records = list(train_law(plan, _SPLIT["tensors"], job["label"], seeds, put, job["batched"]))
+    records = list(train_law(plan, _SPLIT["tensors"], job["label"], seeds, put, job["batched"], keep=job.get("keep")))
     if events is not None:
         # An actor runs one caller's calls in order: once this returns, every event above is in the actor,
         # so the driver drains them before it announces the runs' end.

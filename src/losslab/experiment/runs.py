@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Iterator
+from typing import Any, Collection, Iterator
 
 import numpy as np
 import torch
@@ -161,20 +161,25 @@ def new_models(plan: RunPlan, tensors: dict[str, Split], law: Law, seeds: list[i
 
 # ---------------------------------------------------------------------------- training
 def train_law(plan: RunPlan, tensors: dict[str, Split], label: str, seeds: list[int], progress, batched: bool,
-              models: list[LawModel] | None = None, **event: Any) -> Iterator[dict]:
-    """One law's pending ``seeds``: together as replicas when ``batched``, else one by one; yields each run's record.
+              models: list[LawModel] | None = None, keep: Collection[int] | None = None, **event: Any) -> Iterator[dict]:
+    """One law's ``seeds``: together as replicas when ``batched``, else one by one; yields the record of each seed in ``keep``.
 
+    ``keep`` (default: all ``seeds``) are the seeds still to record. A batched law trains its whole
+    batch even when some seeds are stored already (a resume after a kill): a replica's numbers are
+    its own, but the batched kernels may round differently for another batch size (vmapped
+    convolutions do), so only the same batch reproduces the stored seeds' companions bit for bit.
     Every progress event names the law (laws may train side by side, in workers); ``event``
     adds fields to the ``run_start`` events. ``models`` (batched only) are the seeds' models, already built.
     """
+    keep = list(seeds) if keep is None else [s for s in seeds if s in set(keep)]
     tagged = (lambda ev: progress({"law": label, **ev})) if progress else None
     if tagged:
-        for s in seeds:
+        for s in keep:
             tagged({"event": "run_start", "seed": s, **event, "replicas": len(seeds) if batched else 1})
-    if batched:  # even one seed: a batch of one gives the full batch's numbers bit for bit (resume after a kill)
-        yield from _run_group(plan, tensors, label, seeds, tagged, models)
+    if batched:
+        yield from _run_group(plan, tensors, label, seeds, tagged, models, keep)
     else:
-        for s in seeds:
+        for s in keep:
             yield _run_one(plan, tensors, label, s, tagged)
 
 
@@ -189,24 +194,28 @@ def _run_one(plan: RunPlan, tensors: dict[str, Split], label: str, seed: int, pr
 
 
 def _run_group(plan: RunPlan, tensors: dict[str, Split], label: str, seeds: list[int], progress,
-               models: list[LawModel] | None = None) -> list[dict]:
-    """All ``seeds`` of one law trained as replicas of one batched model; each run is then recorded on its own."""
+               models: list[LawModel] | None = None, keep: Collection[int] | None = None) -> list[dict]:
+    """All ``seeds`` of one law trained as replicas of one batched model; each seed of ``keep`` is then recorded on its own."""
+    keep = set(seeds if keep is None else keep)
     models = models if models is not None else new_models(plan, tensors, plan.laws[label], seeds)
     if not can_batch(models):
-        return [_run_one(plan, tensors, label, s, progress) for s in seeds]
+        return [_run_one(plan, tensors, label, s, progress) for s in seeds if s in keep]
     t0 = time.perf_counter()
     results = train_replicas(models, tensors["train"], tensors["val"], plan.config.train, seeds=seeds, progress=progress)
     train_seconds = (time.perf_counter() - t0) / len(seeds)
-    return [record(plan, m, res, tensors, label, s, train_seconds, replicas=len(seeds)) for m, res, s in zip(models, results, seeds)]
+    return [record(plan, m, res, tensors, label, s, train_seconds, replicas=len(seeds))
+            for m, res, s in zip(models, results, seeds) if s in keep]
 
 
-def train_laws_together(plan: RunPlan, tensors: dict[str, Split], pending: list[tuple[str, list[int]]], progress,
+def train_laws_together(plan: RunPlan, tensors: dict[str, Split], pending: list[tuple[str, list[int], list[int]]], progress,
                         done: int, total: int) -> Iterator[dict]:
-    """The pending ``(label, seeds)``: the laws whose models share one structure (equal head
-    shapes) train as replicas of one batched model, each law alone otherwise; yields each run's record."""
+    """The pending ``(label, seeds, keep)``: the laws whose models share one structure (equal head
+    shapes) train as replicas of one batched model, each law alone otherwise; yields the record of each
+    seed in its law's ``keep`` (see :func:`train_law`)."""
     groups: list[list[tuple[str, list[int], list[LawModel]]]] = []
     alone: list[list] = []  # laws whose own seeds cannot batch (a custom model): trained by train_law, one by one
-    for label, seeds in pending:
+    keeps = {label: set(keep) for label, _, keep in pending}
+    for label, seeds, _ in pending:
         models = new_models(plan, tensors, plan.laws[label], seeds)
         if len(models) > 1 and not can_batch(models):
             alone.append([(label, seeds, models)])
@@ -220,13 +229,14 @@ def train_laws_together(plan: RunPlan, tensors: dict[str, Split], pending: list[
     for group in groups:
         if len(group) == 1:
             label, seeds, models = group[0]
-            yield from train_law(plan, tensors, label, seeds, progress, True, done=done, total=total, models=models)
+            yield from train_law(plan, tensors, label, seeds, progress, True, done=done, total=total, models=models, keep=keeps[label])
             continue
         replicas = sum(len(g[1]) for g in group)
         if progress:
             for label, seeds, _ in group:
                 for s in seeds:
-                    progress({"event": "run_start", "law": label, "seed": s, "done": done, "total": total, "replicas": len(seeds), "group": replicas})
+                    if s in keeps[label]:
+                        progress({"event": "run_start", "law": label, "seed": s, "done": done, "total": total, "replicas": len(seeds), "group": replicas})
         flat = [(label, s, m) for label, seeds, models in group for s, m in zip(seeds, models)]
         models = [m for *_, m in flat]
         t0 = time.perf_counter()
@@ -235,7 +245,8 @@ def train_laws_together(plan: RunPlan, tensors: dict[str, Split], pending: list[
         )
         train_seconds = (time.perf_counter() - t0) / len(flat)
         for (label, s, m), res in zip(flat, results):
-            yield record(plan, m, res, tensors, label, s, train_seconds, replicas=replicas)
+            if s in keeps[label]:
+                yield record(plan, m, res, tensors, label, s, train_seconds, replicas=replicas)
 
 
 # ---------------------------------------------------------------------------- records

@@ -285,9 +285,7 @@ def _train_lbfgs(model: LawModel, tr: Split, va: Split, config: TrainConfig, pro
 def can_batch(models: list[LawModel]) -> bool:
     """Whether ``models`` can train as one batched model: same structure and identical buffers.
 
-    A single model can: a batched law whose other seeds are stored already trains its last
-    seed as a batch of one, whose numbers equal those of the full batch bit for bit (one at
-    a time, the unbatched products round differently).
+    A single model can (a batch of one replica): the batched path then runs as for more replicas.
     """
     if not models:
         return False

@@ -144,7 +144,7 @@ def _job(job: dict[str, Any]) -> list[dict]:
     split_seed = plan.split_seed(seeds[0])
     if c.get("split_seed") != split_seed:  # a shared split is built once per worker, not once per job
         c["tensors"], c["split_seed"] = make_split(plan, seeds[0]), split_seed
-    return list(train_law(plan, c["tensors"], job["label"], seeds, c["events"].put, job["batched"]))
+    return list(train_law(plan, c["tensors"], job["label"], seeds, c["events"].put, job["batched"], keep=job.get("keep")))
 
 
 def run_jobs(jobs: list[dict[str, Any]], plan: RunPlan, workers: int, progress: Callable[[dict], None] | None) -> Iterator[dict]:
