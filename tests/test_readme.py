@@ -1,5 +1,6 @@
 """README's set-up commands: exactly two, and CI runs the test one verbatim."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def test_readme_python_examples_run():
     for code in blocks:
         if "losslab.keras" in code or "import keras" in code:
             continue  # the optional Keras extra has its own tests (tests/keras)
+        if 'workers="ray"' in code and importlib.util.find_spec("ray") is None:
+            continue  # the optional Ray extra (installed by .ci/run); tests/experiment/test_ray.py skips likewise
         env: dict = {}
         exec(compile(code, "README.md", "exec"), env)  # noqa: S102 - our own README, not user input
         envs.append(env)
@@ -59,6 +62,16 @@ def test_readme_python_examples_run():
     assert sorted((r["law"], r["seed"]) for r in result.runs) == [("bernoulli", 0), ("bernoulli", 1), ("beta", 0), ("beta", 1)]
     assert all(r["status"] == "ok" for r in result.runs)
     assert not hasattr(custom["resnet_trunk"]((1, 12, 12)), "out_features")
+    # "How sure is the recommendation?": one seed and 30 test labels are both warned about; k-fold tests every row once
+    sure = next(env for env in envs if "folds" in env)
+    warned = " ".join(sure["rec"].warnings)
+    assert "30" in warned and "seed" in warned and "nan" not in sure["rec"].reason
+    folds = sure["folds"]
+    assert sum(len(r["arrays"]["y_true"]) for r in folds.runs if r["law"] == "gaussian-hetero") == 150
+    assert {"diff_low", "diff_high", "p_value"} <= set(folds.paired().columns)
+    ray_env = next((env for env in envs if "ray_result" in env), None)
+    if ray_env is not None:
+        assert len(ray_env["ray_result"].runs) == 4 and all(r["status"] == "ok" for r in ray_env["ray_result"].runs)
 
 
 def test_readme_keras_example_runs():
