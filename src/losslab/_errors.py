@@ -36,6 +36,12 @@ def first_rows(mask: torch.Tensor | np.ndarray, k: int = 5) -> list[int]:
     return np.flatnonzero(m)[:k].tolist()
 
 
+def listing(names: Iterable[Any], k: int = 6) -> str:
+    """``"['a', 'b', ... (9 in all)]"``: the first ``k`` names, quoted, for a message."""
+    names = [str(n) for n in names]
+    return "[" + ", ".join(repr(n) for n in names[:k]) + (f", ... ({len(names)} in all)" if len(names) > k else "") + "]"
+
+
 def check_finite(name: str, x: torch.Tensor) -> None:
     """Raise if ``x`` holds NaN or infinity, naming how many and the first rows."""
     bad = ~torch.isfinite(x)

@@ -165,7 +165,7 @@ def _run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str
                  test: Optional[str] = None, val: Optional[str] = None, keep: str = "best", stream: bool = False,
                  loader_workers: str = "auto") -> None:
     from .experiment import compare
-    from .experiment.predictor import KEEP, keep_models
+    from .experiment.model_file import KEEP, keep_models
     from .report import write_report
 
     # Every option is checked here, in the command's own syntax, before any data is read or any run trains.
@@ -412,7 +412,8 @@ def predict(
     """Predict with a kept model: point, interval and (optionally) quantile columns for each row of DATA."""
 
     def run() -> None:
-        from .experiment.predictor import load_model, predict_frame, read_inputs
+        from .experiment.predict_io import predict_frame, read_inputs
+        from .experiment.predictor import load_model
         from .experiment.preflight import check_writable
 
         lvl = _fraction("--level", level, example="0.9")

@@ -166,7 +166,7 @@ def build_trunk(model: str | Callable[[Sequence[int]], nn.Module], input_shape: 
 _RETURNED: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
 
 
-def _factory_name(factory: Callable) -> str:
+def factory_name(factory: Callable) -> str:
     """``factory``'s name for messages: its qualified name, a ``partial``'s function's, or its type's."""
     target = getattr(factory, "func", factory)  # functools.partial
     return getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or type(factory).__name__
@@ -181,7 +181,7 @@ def _build_trunk(model: str | Callable[[Sequence[int]], nn.Module], input_shape:
         )
     if callable(model):
         shape = tuple(int(s) for s in input_shape)
-        name = _factory_name(model)
+        name = factory_name(model)
         try:
             trunk = model(shape)
         except LosslabError:

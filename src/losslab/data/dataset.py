@@ -18,7 +18,7 @@ from .._errors import LosslabError, first_rows
 _SPLIT_KEYS = ("train", "val", "test")
 
 
-def _to_numpy(name: str, a: Any) -> np.ndarray:
+def to_numpy(name: str, a: Any) -> np.ndarray:
     """A numpy view of a numpy array, torch tensor or nested list (torch is not imported unless given)."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):  # a torch tensor, without importing torch here
         a = a.detach().cpu().numpy()
@@ -28,7 +28,10 @@ def _to_numpy(name: str, a: Any) -> np.ndarray:
         raise LosslabError(f"{name} could not be read as an array ({exc}); expected a numpy array or torch tensor") from None
 
 
-def _in_columns(bad: np.ndarray, names: list[str] | None = None, k: int = 5) -> str:
+_to_numpy = to_numpy  # TEMP: the old name, for data/inspect.py until its import is renamed (issue 22)
+
+
+def in_columns(bad: np.ndarray, names: list[str] | None = None, k: int = 5) -> str:
     """`` in column(s) 'a', 'b'`` for a 2-D mask (a table's columns, by name when known); else empty."""
     if bad.ndim != 2:
         return ""
@@ -41,7 +44,7 @@ def _check_finite(name: str, a: np.ndarray, where: str = "", names: list[str] | 
     bad = ~np.isfinite(a)
     if bad.any():
         raise LosslabError(
-            f"{name}{where} has {int(bad.sum())} non-finite value(s) (NaN or inf){_in_columns(bad, names)}, first at "
+            f"{name}{where} has {int(bad.sum())} non-finite value(s) (NaN or inf){in_columns(bad, names)}, first at "
             f"row(s) {first_rows(bad)}; expected finite numbers"
         )
 
@@ -210,7 +213,7 @@ class Dataset:
 
         Arrays in ``meta`` with one entry per row (``true_mean``, ``params``) are subset too.
         """
-        a = _to_numpy("subset idx", idx)
+        a = to_numpy("subset idx", idx)
         if a.dtype == bool:
             if a.shape != (len(self),):
                 raise LosslabError(f"subset mask has shape {a.shape}; expected ({len(self)},)")
@@ -240,7 +243,7 @@ class Dataset:
         )
 
 
-def _images_to_nchw(name: str, X: np.ndarray) -> np.ndarray:
+def images_to_nchw(name: str, X: np.ndarray) -> np.ndarray:
     """(N, H, W) or (N, H, W, C) or (N, C, H, W) images to float32 (N, C, H, W) in [0, 1]."""
     if X.ndim == 3:
         X = X[:, None]
@@ -293,15 +296,15 @@ def from_arrays(
     >>> ds.kind, ds.X.shape, ds.trials.tolist()
     ('image', (4, 1, 8, 8), [4.0, 4.0, 4.0, 4.0])
     """
-    Xa = _to_numpy("X", X)
-    ya = _to_numpy("y", y)
+    Xa = to_numpy("X", X)
+    ya = to_numpy("y", y)
     if Xa.dtype.kind in "OUSM" or ya.dtype.kind in "OUSM":
         which = "X" if Xa.dtype.kind in "OUSM" else "y"
         raise LosslabError(f"{which} has dtype {(Xa if which == 'X' else ya).dtype}; expected numbers")
     if kind is None:
         kind = "image" if Xa.ndim in (3, 4) else "table"
     if kind == "image":
-        Xa = _images_to_nchw("X", Xa)
+        Xa = images_to_nchw("X", Xa)
     elif kind == "table":
         if Xa.ndim == 1:
             Xa = Xa[:, None]
@@ -317,7 +320,7 @@ def from_arrays(
         raise LosslabError(f"y has {ya.shape[0]} rows but X has {Xa.shape[0]}; expected one label row per X row")
     ta = None
     if trials is not None:
-        ta = _to_numpy("trials", trials).astype(np.float32)
+        ta = to_numpy("trials", trials).astype(np.float32)
         if ta.ndim == 0:
             ta = np.full(ya.shape, float(ta), dtype=np.float32)
         elif ta.ndim == 2 and ta.shape[1] == 1 and ya.ndim == 1:

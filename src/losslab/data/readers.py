@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._errors import LosslabError, close_matches
-from .dataset import Dataset, _images_to_nchw, _in_columns, from_arrays
+from .dataset import Dataset, images_to_nchw, in_columns, from_arrays
 
 if TYPE_CHECKING:
     from .streaming import StreamingDataset
@@ -39,7 +39,7 @@ def _missing_column(source: str, column: str, columns: Sequence[str], role: str)
     )
 
 
-def _numeric_column(source: str, df: Any, column: str, role: str) -> np.ndarray:
+def numeric_column(source: str, df: Any, column: str, role: str) -> np.ndarray:
     """The column as float64; non-numeric cells, missing values and infinities raise, naming rows."""
     import pandas as pd
 
@@ -69,13 +69,16 @@ def _numeric_column(source: str, df: Any, column: str, role: str) -> np.ndarray:
     return values
 
 
+_numeric_column = numeric_column  # TEMP: the old name, for estimator.py until its import is renamed (issue 22)
+
+
 def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[str]]:
     """One feature column: numeric as is, categorical one-hot encoded (pandas.get_dummies)."""
     import pandas as pd
 
     col = df[column]
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-        return _numeric_column(source, df, column, "feature")[:, None], [str(column)]
+        return numeric_column(source, df, column, "feature")[:, None], [str(column)]
     present = col.dropna()
     parsed = pd.to_numeric(present, errors="coerce")
     # Mostly numbers with some text is a broken numeric column (typos, "n/a" spellings), not
@@ -89,7 +92,7 @@ def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[
                 f"{present[text].iloc[0]!r} at row(s) {_rows(unparsed)} among {int((~text).sum())} numbers (mixed "
                 f"types); expected numbers (fix those cells, or leave the column out with features=[...])"
             )
-        return _numeric_column(source, df, column, "feature")[:, None], [str(column)]
+        return numeric_column(source, df, column, "feature")[:, None], [str(column)]
     missing = col.isna().to_numpy()
     if missing.any():
         raise LosslabError(
@@ -176,7 +179,7 @@ def _from_frame(
     if not feats:
         raise LosslabError(f"{source}: no feature column is left besides {sorted(used)}; expected at least one")
 
-    y = np.stack([_numeric_column(source, df, c, "target") for c in targets], axis=1)
+    y = np.stack([numeric_column(source, df, c, "target") for c in targets], axis=1)
     blocks, names = [], []
     for c in feats:
         block, block_names = _feature_block(source, df, c)
@@ -185,7 +188,7 @@ def _from_frame(
     X = np.concatenate(blocks, axis=1)
     t = None
     if trial_cols:
-        t = np.stack([_numeric_column(source, df, c, "trials") for c in trial_cols], axis=1)
+        t = np.stack([numeric_column(source, df, c, "trials") for c in trial_cols], axis=1)
         bad = (t <= 0).any(axis=1)
         if bad.any():
             raise LosslabError(
@@ -223,7 +226,7 @@ def _from_frame(
     )
 
 
-def _check_file(path: Any, what: str) -> Path:
+def check_file(path: Any, what: str) -> Path:
     p = Path(path).expanduser()
     if not p.exists():
         siblings = [c.name for c in p.parent.iterdir()] if p.parent.is_dir() else []
@@ -233,7 +236,7 @@ def _check_file(path: Any, what: str) -> Path:
     return p
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type name when the message is empty)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -257,7 +260,7 @@ def _read_tables(path: Any, reader: Any, what: str) -> tuple[Any, str, str, list
             part = _SPLIT_NAMES.get(str(key).lower())
             if part is None:
                 raise LosslabError(f"split file key {key!r}; expected 'train', 'val' or 'test'")
-            df = reader(_check_file(p, what))
+            df = reader(check_file(p, what))
             if len(df) == 0:
                 raise LosslabError(f"{p}: the file has a header but no data rows; expected at least one row")
             frames.append(df)
@@ -272,7 +275,7 @@ def _read_tables(path: Any, reader: Any, what: str) -> tuple[Any, str, str, list
         name = Path(str(path["train"])).stem
         # One-hot encoding after concatenation, so every part gets the same columns.
         return pd.concat(frames, ignore_index=True), source, name, [splits]
-    p = _check_file(path, what)
+    p = check_file(path, what)
     return reader(p), str(p), p.stem, None
 
 
@@ -308,10 +311,10 @@ def read_csv(
         except pd.errors.EmptyDataError:
             raise LosslabError(f"{p}: the file is empty; expected a header row and data rows") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise LosslabError(f"{p}: cannot be parsed as CSV ({_first_line(exc)})") from None
+            raise LosslabError(f"{p}: cannot be parsed as CSV ({first_line(exc)})") from None
         except TypeError as exc:  # an option that neither read_csv nor pandas.read_csv knows
             raise LosslabError(
-                f"read_csv: option(s) {sorted(pandas_kwargs)} not accepted ({_first_line(exc)}); expected target=, "
+                f"read_csv: option(s) {sorted(pandas_kwargs)} not accepted ({first_line(exc)}); expected target=, "
                 f"features=, trials=, split= or pandas.read_csv options"
             ) from None
 
@@ -341,7 +344,7 @@ def read_parquet(
         try:
             return pd.read_parquet(p, engine="pyarrow")
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise LosslabError(f"{p}: cannot be read as Parquet ({_first_line(exc)})") from None
+            raise LosslabError(f"{p}: cannot be read as Parquet ({first_line(exc)})") from None
 
     return _table_dataset("read_parquet", path, reader, "Parquet file", target=target, features=features, trials=trials, split=split)
 
@@ -364,7 +367,7 @@ def read_npz(
         trials: the key of the counts, or one number for every label.
         split: the key of an array of "train"/"val"/"test" strings giving a fixed split.
     """
-    p = _check_file(path, "npz file")
+    p = check_file(path, "npz file")
     try:
         archive = np.load(p, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
@@ -402,7 +405,7 @@ def read_npz(
         if arr.dtype.kind == "f":
             bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
             if bad.any():
-                cols = _in_columns(~np.isfinite(arr)) if arr.ndim == 2 else ""
+                cols = in_columns(~np.isfinite(arr)) if arr.ndim == 2 else ""
                 raise LosslabError(
                     f"{p}: array {key!r} has {int(bad.sum())} row(s) with NaN or inf{cols}, first at row(s) "
                     f"{_rows(bad)}; expected finite numbers"
@@ -414,15 +417,15 @@ def read_npz(
         splits = _split_from_column(f"{p}", pd.DataFrame({split: S.astype(str)}), split)
     kind = "image" if X.ndim in (3, 4) else "table"
     if kind == "image":
-        X = _images_to_nchw(f"{p}: {x!r}", X)
+        X = images_to_nchw(f"{p}: {x!r}", X)
     return from_arrays(X, Y, trials=T, name=p.stem, kind=kind, splits=splits, meta={"source": str(p)})
 
 
-def _missing_file(lab: Path, root: Path, i: int, fname: str, existing: list[str]) -> LosslabError:
+def missing_file(lab: Path, root: Path, i: int, fname: str, existing: list[str]) -> LosslabError:
     return LosslabError(f"{lab}: row {i} names {fname!r}, which is not a file in {root}{close_matches(Path(fname).name, existing)}")
 
 
-def _load_image(path: Path) -> np.ndarray:
+def load_image(path: Path) -> np.ndarray:
     """One image as float32 (C, H, W) in [0, 1], C = 1 for grayscale, 3 for colour."""
     try:
         from PIL import Image
@@ -481,17 +484,17 @@ def read_image_folder(
     """
     import pandas as pd
 
-    root = _check_file(folder, "folder")
+    root = check_file(folder, "folder")
     if not root.is_dir():
         raise LosslabError(f"folder {str(root)!r} is a file; expected a folder of images with a labels CSV")
     lab = Path(labels) if Path(labels).is_absolute() else root / labels
-    lab = _check_file(lab, "labels CSV")
+    lab = check_file(lab, "labels CSV")
     try:
         df = pd.read_csv(lab, dtype={"filename": str})
     except pd.errors.EmptyDataError:
         raise LosslabError(f"{lab}: the file is empty; expected columns filename,label[,trials]") from None
     except pd.errors.ParserError as exc:
-        raise LosslabError(f"{lab}: cannot be parsed as CSV ({_first_line(exc)})") from None
+        raise LosslabError(f"{lab}: cannot be parsed as CSV ({first_line(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
     targets = [target] if isinstance(target, str) else list(target)
     if trials is None and "trials" in df.columns:
@@ -502,10 +505,10 @@ def read_image_folder(
             raise _missing_column(str(lab), c, list(df.columns), role)
     if len(df) == 0:
         raise LosslabError(f"{lab}: the file has a header but no data rows; expected one row per image")
-    y = np.stack([_numeric_column(str(lab), df, c, "label") for c in targets], axis=1)
+    y = np.stack([numeric_column(str(lab), df, c, "label") for c in targets], axis=1)
     t = None
     if trials is not None:
-        t = _numeric_column(str(lab), df, trials, "trials")
+        t = numeric_column(str(lab), df, trials, "trials")
     splits = _split_from_column(str(lab), df, "split") if "split" in df.columns else None
 
     files = df["filename"].astype(str).str.strip().tolist()
@@ -522,8 +525,8 @@ def read_image_folder(
         if not p.is_file():
             if existing is None:
                 existing = sorted(q.name for q in root.iterdir())
-            raise _missing_file(lab, root, i, fname, existing)
-        arr = _load_image(p)
+            raise missing_file(lab, root, i, fname, existing)
+        arr = load_image(p)
         if first_shape is None:
             first_shape, first_name = arr.shape[1:], fname
         elif arr.shape[1:] != first_shape:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .._errors import LosslabError
-from .dataset import Dataset, _images_to_nchw, from_arrays
+from .dataset import Dataset, images_to_nchw, from_arrays
 
 __all__ = ["StreamingDataset", "from_torch", "is_torch_dataset", "dataset_from_spec"]
 
@@ -108,7 +108,7 @@ def features_of(x: Any, where: str) -> np.ndarray:
         return np.ascontiguousarray(a.reshape(-1), dtype=np.float32)
     if a.ndim in (2, 3):
         # The whole-array rules applied to a batch of one: the same division, the same channel order.
-        return np.ascontiguousarray(_images_to_nchw(where, a[None])[0], dtype=np.float32)
+        return np.ascontiguousarray(images_to_nchw(where, a[None])[0], dtype=np.float32)
     raise LosslabError(f"{where}: features have shape {tuple(a.shape)}; expected a table row (F,) or an image (C, H, W), (H, W, C) or (H, W)")
 
 
@@ -183,7 +183,7 @@ class _TorchFeatures(torch.utils.data.Dataset):
 
 
 def _image_channels(mode: str) -> int:
-    """The channels :func:`~losslab.data.readers._load_image` gives an image of this PIL mode."""
+    """The channels :func:`~losslab.data.readers.load_image` gives an image of this PIL mode."""
     return 1 if mode in ("1", "L", "LA", "I") or mode.startswith("I;16") else 3
 
 
@@ -197,10 +197,10 @@ class _FolderImages(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> Any:
-        from .readers import _load_image
+        from .readers import load_image
 
         try:
-            arr = _load_image(self.paths[i])
+            arr = load_image(self.paths[i])
         except LosslabError as exc:
             return _Failure(str(exc))
         if arr.shape[0] == 1 and self.shape[0] == 3:  # a grey image among colour ones: read as RGB, as the eager reader does
@@ -487,7 +487,7 @@ def lazy_image_folder(root: Path, lab: Path, y: np.ndarray, trials: np.ndarray |
     """
     from PIL import Image
 
-    from .readers import _missing_file
+    from .readers import missing_file
 
     workers = _check_workers(loader_workers)
     labels = from_arrays(np.zeros((len(files), 0), dtype=np.float32), y, trials=trials, name=root.name, kind="table", splits=splits,
@@ -500,7 +500,7 @@ def lazy_image_folder(root: Path, lab: Path, y: np.ndarray, trials: np.ndarray |
         p = root / fname
         if not p.is_file():
             existing = existing if existing is not None else sorted(q.name for q in root.iterdir())
-            raise _missing_file(lab, root, i, fname, existing)
+            raise missing_file(lab, root, i, fname, existing)
         try:
             with Image.open(p) as im:  # the header only: no pixels are decoded here
                 wh, mode = im.size, im.mode

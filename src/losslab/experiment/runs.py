@@ -21,7 +21,7 @@ from ..laws.spec import n_targets
 from ..models import LawModel, build_model, channels_last
 from ..data.streaming import StreamingDataset
 from .plan import RunPlan
-from .predictor import run_arrays, run_spec
+from .model_file import run_arrays, run_spec
 from .store import Store
 from .streamed import stream_splits
 from .trainer import Split, can_batch, train, train_replicas

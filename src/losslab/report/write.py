@@ -385,7 +385,7 @@ def _needs_trials(result: ComparisonResult, label: str) -> bool:
 
 
 def _file_name(label: str, seed: int) -> str:
-    from ..experiment.predictor import file_name
+    from ..experiment.model_file import file_name
 
     return file_name(label, seed)
 
