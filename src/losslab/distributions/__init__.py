@@ -27,15 +27,18 @@ beta), :mod:`.student_t`, :mod:`.exponential`, :mod:`.continuous_bernoulli`, :mo
 importable from ``losslab.distributions``. ``scipy`` loads on the first CDF or quantile that needs it.
 """
 
-from ._scipy import _floats, _numpy64, _ScipyCdf
-from .beta import _BETA_SPEC, Beta, ZeroOneInflatedBeta, _beta_log_pdf, beta_cdf, beta_icdf, beta_log_prob, zoib_log_prob
+from ._scipy import ScipyCdf
+from .beta import BETA_SPEC, Beta, ZeroOneInflatedBeta, beta_cdf, beta_icdf, beta_log_prob, zoib_log_prob
 from .bisect import BISECT_MAX_ITER, bisect_icdf
-from .continuous_bernoulli import _CB_TAYLOR, cb_cdf, cb_icdf
-from .counts import _ATOM_BLOCK, ScaledBetaBinomial, ScaledBinomial, log_binom
+from .continuous_bernoulli import cb_cdf, cb_icdf
+from .counts import ScaledBetaBinomial, ScaledBinomial, log_binom
 from .exponential import Exponential
 from .histogram import Histogram, histogram_bin, histogram_grid
 from .mixture import MixtureSameFamily, distribution_cdf, distribution_icdf, mixture_cdf, mixture_icdf
-from .student_t import _T_SPEC, StudentT, _t_log_pdf, studentt_cdf, studentt_icdf
+from .student_t import T_SPEC, StudentT, studentt_cdf, studentt_icdf, t_log_pdf
+
+# The names metrics/scoring.py imported before the split (issue 22 moves its CDF helpers here).
+_BETA_SPEC, _T_SPEC, _ScipyCdf, _t_log_pdf = BETA_SPEC, T_SPEC, ScipyCdf, t_log_pdf
 
 __all__ = [
     "ScaledBinomial",
@@ -62,4 +65,9 @@ __all__ = [
     "mixture_icdf",
     "distribution_cdf",
     "distribution_icdf",
+    "BISECT_MAX_ITER",
+    "ScipyCdf",
+    "BETA_SPEC",
+    "T_SPEC",
+    "t_log_pdf",
 ]

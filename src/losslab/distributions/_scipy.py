@@ -13,18 +13,18 @@ import torch
 __all__: list[str] = []
 
 
-def _floats(*values: Any) -> list[torch.Tensor]:
+def as_floats(*values: Any) -> list[torch.Tensor]:
     """``values`` as tensors of the dtype and device of the first floating tensor among them (else float64)."""
     ref = next((v for v in values if torch.is_tensor(v) and v.is_floating_point()), None)
     dtype, device = (torch.float64, None) if ref is None else (ref.dtype, ref.device)
     return [torch.as_tensor(v, dtype=dtype, device=device) for v in values]
 
 
-def _numpy64(t: torch.Tensor) -> np.ndarray:
+def numpy64(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy()
 
 
-class _ScipyCdf(torch.autograd.Function):
+class ScipyCdf(torch.autograd.Function):
     """``cdf(x, *shape)`` by scipy; ``d/dx`` = the density (exact), ``d/dshape`` by central differences.
 
     Torch has no regularised incomplete beta function, so the Beta and Student-t CDFs are
@@ -36,7 +36,7 @@ class _ScipyCdf(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spec, x, *shape):  # type: ignore[override]
         np_cdf, log_pdf = spec
-        args = [_numpy64(t) for t in (x, *shape)]
+        args = [numpy64(t) for t in (x, *shape)]
         out = np_cdf(args[0], *args[1:])
         ctx.spec, ctx.args = spec, args
         ctx.save_for_backward(x, *shape)

@@ -11,7 +11,7 @@ from torch.distributions import Beta as TorchBeta
 from torch.distributions import Categorical, Distribution, constraints
 from torch.distributions.utils import broadcast_all
 
-from ._scipy import _floats, _numpy64, _ScipyCdf
+from ._scipy import ScipyCdf, as_floats, numpy64
 
 __all__ = ["Beta", "beta_cdf", "beta_icdf", "beta_log_prob", "zoib_log_prob", "ZeroOneInflatedBeta"]
 
@@ -23,14 +23,14 @@ def _beta_log_pdf(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Te
     return torch.where(inside, lp, torch.full_like(lp, -math.inf))
 
 
-
 def _betainc(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import scipy.special as sps  # here, not at import: scipy.special loads in ~0.1 s
 
     return sps.betainc(a, b, np.clip(x, 0.0, 1.0))
 
 
-_BETA_SPEC = (_betainc, _beta_log_pdf)
+#: the Beta CDF for :class:`ScipyCdf`: ``(numpy cdf(x, a, b), torch log-density)``
+BETA_SPEC = (_betainc, _beta_log_pdf)
 
 
 def beta_cdf(x: Any, concentration1: Any, concentration0: Any) -> torch.Tensor:
@@ -39,13 +39,13 @@ def beta_cdf(x: Any, concentration1: Any, concentration0: Any) -> torch.Tensor:
     .. math:: I_x(a, b) = \frac{1}{B(a, b)} \int_0^x t^{a-1}(1-t)^{b-1}\, dt
 
     ``scipy.special.betainc`` in float64 on the CPU (0 below 0, 1 above 1); the gradient
-    in ``x`` is the density, in ``a`` and ``b`` a central difference (see :class:`_ScipyCdf`).
+    in ``x`` is the density, in ``a`` and ``b`` a central difference (see :class:`ScipyCdf`).
 
     >>> round(float(beta_cdf(torch.tensor(0.5), 2.0, 3.0)), 6)  # 1 - (1/2)^4 - 4 (1/2)^4
     0.6875
     """
-    x, a, b = torch.broadcast_tensors(*_floats(x, concentration1, concentration0))
-    return _ScipyCdf.apply(_BETA_SPEC, x, a, b)
+    x, a, b = torch.broadcast_tensors(*as_floats(x, concentration1, concentration0))
+    return ScipyCdf.apply(BETA_SPEC, x, a, b)
 
 
 def beta_icdf(q: Any, concentration1: Any, concentration0: Any) -> torch.Tensor:
@@ -56,10 +56,10 @@ def beta_icdf(q: Any, concentration1: Any, concentration0: Any) -> torch.Tensor:
     >>> round(float(beta_icdf(torch.tensor(0.6875), 2.0, 3.0)), 6)
     0.5
     """
-    a, b, q = torch.broadcast_tensors(*_floats(concentration1, concentration0, q))
+    a, b, q = torch.broadcast_tensors(*as_floats(concentration1, concentration0, q))
     import scipy.special as sps
 
-    out = sps.betaincinv(_numpy64(a), _numpy64(b), _numpy64(q))
+    out = sps.betaincinv(numpy64(a), numpy64(b), numpy64(q))
     return torch.as_tensor(out, dtype=a.dtype, device=a.device)
 
 
@@ -80,7 +80,6 @@ class Beta(TorchBeta):
 
     def icdf(self, value: torch.Tensor) -> torch.Tensor:
         return beta_icdf(value, self.concentration1, self.concentration0)
-
 
 
 def beta_log_prob(concentration1: torch.Tensor, concentration0: torch.Tensor, value: torch.Tensor) -> torch.Tensor:

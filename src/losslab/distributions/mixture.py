@@ -104,7 +104,6 @@ def distribution_icdf(d: Distribution, q: Any) -> torch.Tensor:
     return d.icdf(q)
 
 
-
 class MixtureSameFamily(TorchMixtureSameFamily):
     r"""``torch.distributions.MixtureSameFamily`` of scalar laws with ``cdf`` and ``icdf`` for any component family.
 

@@ -9,16 +9,16 @@ import numpy as np
 import torch
 from torch.distributions import StudentT as TorchStudentT
 
-from ._scipy import _floats, _numpy64, _ScipyCdf
+from ._scipy import ScipyCdf, as_floats, numpy64
 
 __all__ = ["StudentT", "studentt_cdf", "studentt_icdf"]
 
 
-def _t_log_pdf(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
+def t_log_pdf(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
+    r"""Log-density of the standard Student-t law at ``z`` with ``df`` degrees of freedom (the lgamma terms in float64)."""
     d64 = df.to(torch.float64)  # float64 for the lgamma difference
     const = (torch.lgamma((d64 + 1) / 2) - torch.lgamma(d64 / 2) - 0.5 * torch.log(d64 * math.pi)).to(z.dtype)
     return const - (df + 1) / 2 * torch.log1p(z * z / df)
-
 
 
 def _stdtr(z: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -27,7 +27,8 @@ def _stdtr(z: np.ndarray, df: np.ndarray) -> np.ndarray:
     return sps.stdtr(df, z)
 
 
-_T_SPEC = (_stdtr, _t_log_pdf)
+#: the standard Student-t CDF for :class:`ScipyCdf`: ``(numpy cdf(z, df), torch log-density)``
+T_SPEC = (_stdtr, t_log_pdf)
 
 
 def studentt_cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> torch.Tensor:
@@ -36,9 +37,9 @@ def studentt_cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> torch.Ten
     >>> round(float(studentt_cdf(torch.tensor(1.0), 1.0)), 6)  # Cauchy: 1/2 + arctan(1)/pi
     0.75
     """
-    x, df, loc, scale = _floats(x, df, loc, scale)
+    x, df, loc, scale = as_floats(x, df, loc, scale)
     z, df = torch.broadcast_tensors((x - loc) / scale, df)
-    return _ScipyCdf.apply(_T_SPEC, z, df)
+    return ScipyCdf.apply(T_SPEC, z, df)
 
 
 def studentt_icdf(q: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> torch.Tensor:
@@ -49,9 +50,9 @@ def studentt_icdf(q: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> torch.Te
     """
     import scipy.special as sps
 
-    loc, scale, df, q = _floats(loc, scale, df, q)
+    loc, scale, df, q = as_floats(loc, scale, df, q)
     df_b, q_b = torch.broadcast_tensors(df, q)
-    z = torch.as_tensor(sps.stdtrit(_numpy64(df_b), _numpy64(q_b)), dtype=loc.dtype, device=loc.device)
+    z = torch.as_tensor(sps.stdtrit(numpy64(df_b), numpy64(q_b)), dtype=loc.dtype, device=loc.device)
     # scipy 1.17's stdtrit(df, 0) is +inf, not -inf
     z = torch.where(q_b <= 0, torch.full_like(z, -math.inf), z)
     return loc + scale * z
