@@ -15,12 +15,12 @@ pytestmark = pytest.mark.slow
 def test_grid_benchmark_quick():
     from benchmarks import grid, naive
 
-    data = "digits-inpaint,retinamnist" if os.environ.get("LOSSLAB_DATA") else "digits-inpaint"
+    data = "digits-inpaint,retinamnist,uci-concrete" if os.environ.get("LOSSLAB_DATA") else "digits-inpaint"
     results = grid.main(["--quick", "--data", data])
     assert [r["data"] for r in results] == data.split(",")
     for r in results:
         assert r["ours"] > 0 and r["naive"] > 0 and math.isfinite(r["speedup"])
-        laws = set(grid.DEFAULT_LAWS[:2])
+        laws = set(grid.laws_for(r["data"])[:2])
         assert r["ours_winner"] in laws and r["naive_winner"] in laws
         assert math.isfinite(r["ours_metric"]) and math.isfinite(r["naive_metric"])
         # The winners' gap is computed from the stored test predictions: each side's mean must be the MSE
@@ -32,7 +32,17 @@ def test_grid_benchmark_quick():
             assert gap["low"] <= gap["diff"] <= gap["high"]
         w = r["gaps"]["winners"]
         assert math.isclose(w["ours"], r["ours_metric"], rel_tol=1e-5) and math.isclose(w["ref"], r["naive_metric"], rel_tol=1e-5)
-    assert set(grid.DEFAULT_LAWS) <= set(naive.NAIVE_LAWS)
+        # Time to quality: the target is losslab's winner's test MSE; reached, the naive time is the clock at an
+        # evaluation no later than its whole run's and the evaluation met the target; not reached, the ratio is the
+        # fixed-budget one (a lower bound).
+        assert r["target"] == r["ours_metric"]
+        if r["ttq_reached"]:
+            assert r["ttq_hit"]["value"] <= r["target"] and r["naive_ttq"] <= r["naive"]
+            assert r["ttq_speedup"] <= r["speedup"] * (1 + 1e-12)
+        else:
+            assert r["ttq_hit"] is None and r["naive_ttq"] == r["naive"] and r["ttq_speedup"] == r["speedup"]
+            assert r["naive_best"]["value"] > r["target"]
+    assert set(grid.DEFAULT_LAWS) | set(grid.REAL_LAWS) <= set(naive.NAIVE_LAWS)
 
 
 def test_naive_losses_match_losslab_laws_up_to_constants():
@@ -40,22 +50,26 @@ def test_naive_losses_match_losslab_laws_up_to_constants():
     # different things: its loss minus losslab's is a constant (or a fixed scale) in the raw outputs.
     import torch
 
-    import losslab as ll
     from benchmarks import naive
     from losslab.laws import validation
+    from losslab.laws.spec import law_for_data
 
     gen = torch.Generator().manual_seed(0)
     y = torch.rand(64, generator=gen)
     y[:8], y[8:16] = 0.0, 1.0
-    for name in ("bernoulli", "gaussian-hetero", "continuous-bernoulli", "zoib", "binned"):
-        law, ref = ll.get_law(name), naive.NAIVE_LAWS[name]()
+    # real labels, as uci-concrete's (compressive strength, 2 to 83 MPa): the laws of grid.REAL_LAWS, binned over their range
+    real = 2.0 + 80.0 * torch.rand(64, generator=gen)
+    cases = [(name, y) for name in ("bernoulli", "gaussian-hetero", "continuous-bernoulli", "zoib", "binned")]
+    cases += [(name, real) for name in ("gaussian", "gaussian-hetero", "laplace-hetero", "student-t", "binned")]
+    for name, labels in cases:
+        law, ref = law_for_data(name, {}, labels.numpy()), naive.naive_law(name, labels.numpy())
         assert ref.raw_dim == law.raw_dim, name
         diffs = []
         for _ in range(3):
             raw = torch.randn(64, law.raw_dim, generator=gen, dtype=torch.float64)
             with validation(False):
-                ours = float(law.loss(raw, y.double()))
-            diffs.append(float(ref.loss(raw, y.double())) - ours)
+                ours = float(law.loss(raw, labels.double()))
+            diffs.append(float(ref.loss(raw, labels.double())) - ours)
         assert max(diffs) - min(diffs) < 1e-9, (name, diffs)
         raw = torch.randn(64, law.raw_dim, generator=gen, dtype=torch.float64)
         torch.testing.assert_close(ref.mean(raw), law.point(law.link(raw), "mean"), rtol=1e-6, atol=1e-9)

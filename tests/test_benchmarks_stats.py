@@ -65,3 +65,21 @@ def test_mse_gap_leaves_out_a_diverged_seed():
     gap = mse_gap(ours, [y + 0.2, y + 0.2], y)
     assert gap["ours"] == pytest.approx(0.01, abs=1e-12) and gap["diff"] == pytest.approx(-0.03, abs=1e-12)
     assert np.isnan(mse_gap([np.full_like(y, np.nan)], [y], y)["diff"])
+
+
+def test_mse_gap_with_each_seed_on_its_own_test_rows():
+    # Fixed splits: each prediction is scored on its own labels; the reference is the per-seed MSEs' Welch interval.
+    rng = np.random.default_rng(2)
+    ys = [rng.uniform(0, 1, size=n) for n in (30, 40, 35)]
+    ref_ys = [ys[0], ys[1], ys[2]]
+    ours = [y + rng.normal(0, 0.1, y.shape) for y in ys]
+    ref = [y + rng.normal(0, 0.3, y.shape) for y in ref_ys]
+    gap = mse_gap(ours, ref, ys, ref_y=ref_ys)
+    a = np.array([((p - y) ** 2).mean() for p, y in zip(ours, ys)])
+    b = np.array([((p - y) ** 2).mean() for p, y in zip(ref, ref_ys)])
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert gap["diff"] == pytest.approx(a.mean() - b.mean(), rel=1e-12)
+    assert gap["low"] == pytest.approx(ci.low, rel=1e-9) and gap["high"] == pytest.approx(ci.high, rel=1e-9)
+    # a diverged seed left out of ours: the remaining predictions keep their own labels
+    gap2 = mse_gap(ours[1:], ref, ys[1:], ref_y=ref_ys)
+    assert gap2["ours"] == pytest.approx(a[1:].mean(), rel=1e-12)
