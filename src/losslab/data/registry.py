@@ -316,7 +316,7 @@ def _load_entry(name: str, *, download: bool = True, verify: bool = True) -> Dat
     return ds
 
 
-def _check_options(reader: Any, kwargs: dict[str, Any], what: str) -> None:
+def check_options(reader: Any, kwargs: dict[str, Any], what: str) -> None:
     """Refuse options a reader does not take with a one-line error (not a TypeError from deep inside)."""
     import inspect
 
@@ -357,11 +357,11 @@ def load(source: Any, **kwargs: Any) -> Dataset:
         raise LosslabError(f"load source is a {type(source).__name__}; expected a data set name or a path")
     s = os.fspath(source)
     if isinstance(source, str) and s in _REGISTRY:
-        _check_options(_load_entry, kwargs, f"the registry data set {s!r}")
+        check_options(_load_entry, kwargs, f"the registry data set {s!r}")
         return _load_entry(s, **kwargs)
     p = Path(s).expanduser()
     if p.is_dir():
-        _check_options(read_image_folder, kwargs, f"the image folder {str(p)!r}")
+        check_options(read_image_folder, kwargs, f"the image folder {str(p)!r}")
         return read_image_folder(p, **kwargs)
     if p.is_file():
         suffix = p.suffix.lower()
@@ -371,10 +371,10 @@ def load(source: Any, **kwargs: Any) -> Dataset:
             kwargs.setdefault("sep", "\t")
             return read_csv(p, **kwargs)
         if suffix in (".parquet", ".pq"):
-            _check_options(read_parquet, kwargs, f"the Parquet file {str(p)!r}")
+            check_options(read_parquet, kwargs, f"the Parquet file {str(p)!r}")
             return read_parquet(p, **kwargs)
         if suffix == ".npz":
-            _check_options(read_npz, kwargs, f"the npz file {str(p)!r}")
+            check_options(read_npz, kwargs, f"the npz file {str(p)!r}")
             return read_npz(p, **kwargs)
         raise LosslabError(f"{p}: unknown file type {suffix!r}; expected .csv, .tsv, .parquet, .npz or an image folder")
     if os.sep in s or "/" in s or p.suffix:

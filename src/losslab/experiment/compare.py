@@ -25,7 +25,7 @@ from .._errors import LosslabError, check_integer, check_number
 from .._version import __version__
 from ..laws import Law
 from ..laws.spec import LawSpec, law_for_data, law_label, parse_law_spec
-from ..data.registry import _check_options
+from ..data.registry import check_options
 from ..data.streaming import is_torch_dataset
 from ..models import resolve_model
 from . import workers as workers_mod
@@ -342,7 +342,7 @@ def _as_dataset(data: Any, **read_kwargs: Any):
     if isinstance(data, (lldata.Dataset, lldata.StreamingDataset)):
         return data
     if is_torch_dataset(data):  # streamed: labels read now, features in batches as training reads them
-        _check_options(lldata.from_torch, read_kwargs, "a torch Dataset")
+        check_options(lldata.from_torch, read_kwargs, "a torch Dataset")
         return lldata.from_torch(data, **read_kwargs)
     if isinstance(data, tuple) and len(data) in (2, 3):
         return lldata.from_arrays(*data[:2], trials=data[2] if len(data) == 3 else None)

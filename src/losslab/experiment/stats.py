@@ -21,29 +21,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .._errors import LosslabError
+from ..metrics import info as metric_info
 
+# The metric facts live in losslab.metrics.info; these names are kept for the code and users that read them.
 #: metrics where a larger value is better; every other metric is lower-is-better
-HIGHER_IS_BETTER = {"spearman_score", "auroc_score", "r2_score"}
-#: scores that are negatively oriented despite the ``_score`` suffix (the log score here is a mean NLL)
-LOWER_IS_BETTER = {"log_score", "energy_score", "val_nll"}
+HIGHER_IS_BETTER = frozenset(metric_info.names(direction="higher"))
+#: lower-better metrics the ``_score`` suffix would misread, and the NLLs (the log score here is a mean NLL)
+LOWER_IS_BETTER = frozenset(m for m in metric_info.names(direction="lower") if m.endswith("_score") or metric_info.info(m).likelihood)
 #: metrics that are not ranked (a coverage is good when near its nominal level, not when high or low)
-NOT_RANKED = {"interval_coverage", "interval_width", "seconds", "epochs"}
-
-
-def higher_is_better(metric: str) -> bool:
-    """scikit-learn's convention: ``*_score`` is higher-better, ``*_error`` / ``*_loss`` lower-better.
-
-    The proper scoring rules ``log_score`` (a mean NLL) and ``energy_score`` are lower-better.
-
-    >>> higher_is_better("spearman_score"), higher_is_better("log_score"), higher_is_better("crps")
-    (True, False, False)
-    """
-    if metric in LOWER_IS_BETTER:
-        return False
-    return metric in HIGHER_IS_BETTER or metric.endswith("_score")
+NOT_RANKED = frozenset(metric_info.names(direction="none"))
+#: scikit-learn's convention (``*_score`` higher-better), with the table's exceptions: see :func:`losslab.metrics.info.higher_is_better`
+higher_is_better = metric_info.higher_is_better
 
 
 @dataclass(frozen=True)
@@ -71,6 +61,8 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
     m = float(v.mean())
     if v.size < 2:
         return MeanCI(m, math.nan, math.nan, 1)
+    from scipy import stats  # here, not at the top: scipy.stats costs ~0.4 s of `import losslab`
+
     half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
     return MeanCI(m, m - half, m + half, int(v.size))
 
@@ -104,6 +96,8 @@ def paired_test(other, reference, level: float = 0.95) -> PairedTest:
     elif np.allclose(d, d[0]):
         p = 0.0  # a constant non-zero difference: no variance left to explain it
     else:
+        from scipy import stats
+
         p = float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue)
     return PairedTest(ci, p, int(d.size))
 
