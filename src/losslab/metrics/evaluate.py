@@ -12,34 +12,22 @@ from .._errors import LosslabError
 from . import point as _point
 from ._checks import check_options, check_pair
 from .calibration import _calibration_error
+from .info import names as metric_names
 from .scoring import _crps_values, _interval, _pit_values, _uniform_distance, energy_score
 
 __all__ = ["evaluate", "EVALUATED_METRICS"]
 
-#: the keys of :func:`evaluate`'s result that hold a metric (float or None)
-EVALUATED_METRICS: tuple[str, ...] = (
-    "log_score",
-    "crps",
-    "energy_score",
-    "pit_calibration_error",
-    "interval_coverage",
-    "interval_width",
-    "mean_squared_error",
-    "mean_absolute_error",
-    "brier_loss",
-    "bernoulli_kl",
-    "spearman_score",
-    "auroc_score",
-    "calibration_error",
-)
+#: the keys of :func:`evaluate`'s result that hold a metric (float or None): the rows of
+#: :mod:`losslab.metrics.info` marked ``evaluated``
+EVALUATED_METRICS: tuple[str, ...] = metric_names(evaluated=True)
 
 #: the metrics that are a mean of one term per row (averaged over outputs); the others (the rank and
 #: calibration metrics, the interval's coverage and width) are not, so a bootstrap over test rows must
 #: recompute them, not average row terms
-ROW_METRICS: tuple[str, ...] = ("log_score", "crps", "energy_score", "mean_squared_error", "mean_absolute_error", "brier_loss", "bernoulli_kl")
+ROW_METRICS: tuple[str, ...] = metric_names(evaluated=True, per_row=True)
 
-_PROBABILITY_METRICS = ("brier_loss", "bernoulli_kl", "auroc_score", "calibration_error")
-_DENSITY_METRICS = ("crps", "pit_calibration_error", "interval_coverage", "interval_width")
+_PROBABILITY_METRICS = metric_names(evaluated=True, applies_to="probabilities")
+_DENSITY_METRICS = metric_names(evaluated=True, applies_to="scalar")
 
 
 def _columns(x: np.ndarray) -> list[np.ndarray]:

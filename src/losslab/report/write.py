@@ -28,6 +28,7 @@ from ..experiment.plan import versions
 from ..experiment.result import ComparisonResult
 from ..laws.spec import law_label
 from ..experiment.stats import NOT_RANKED, higher_is_better
+from ..metrics import info as metric_info
 from . import figures as F
 
 TABLE_METRICS = (
@@ -44,7 +45,7 @@ TABLE_METRICS = (
 
 
 #: metrics on the scale of each law's own likelihood: comparable only between laws of one kind
-LIKELIHOOD_METRICS = ("log_score", "val_nll")
+LIKELIHOOD_METRICS = metric_info.names(likelihood=True)
 
 
 def likelihood_kinds(result: ComparisonResult) -> dict[str, str]:
@@ -54,8 +55,8 @@ def likelihood_kinds(result: ComparisonResult) -> dict[str, str]:
     return {law_label(n, o): law_class(n).likelihood for n, o in result.config.laws}
 
 
-#: metrics that score the predictive law's spread, not only its centre
-SPREAD_METRICS = ("log_score", "crps", "energy_score", "pit_calibration_error", "interval_coverage", "interval_width")
+#: the test-row metrics that score the predictive law's spread, not only its centre
+SPREAD_METRICS = metric_info.names(spread=True, evaluated=True)
 
 #: the mark of a number that scores a spread the law did not learn (see :func:`fixed_spread_laws`)
 FIXED_MARK = "†"
