@@ -1,0 +1,5 @@
+"""``python -m losslab.cli``: the command line."""
+
+from . import main
+
+main()
