@@ -33,7 +33,21 @@ import numpy as np
 import torch
 
 from .._errors import LosslabError
-from .dataset import Dataset, images_to_nchw, from_arrays
+from .dataset import Dataset, from_arrays
+from .stream_items import (  # noqa: F401  features_of: re-exported from where it was defined before
+    Batches,
+    FolderImages,
+    Probe,
+    TorchFeatures,
+    as_is,
+    features_of,
+    image_channels,
+    iterate,
+    make_loader,
+    one_line,
+    raise_on_failure,
+    stack,
+)
 
 __all__ = ["StreamingDataset", "from_torch", "is_torch_dataset", "dataset_from_spec"]
 
@@ -61,211 +75,7 @@ def _check_workers(loader_workers: Any) -> int:
     return int(loader_workers)
 
 
-# ---------------------------------------------------------------------------- items, read in the workers
-class _Failure:
-    """An item that could not be read: travels from a DataLoader worker as data, raised here as one line."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if not isinstance(exc, LosslabError) else first
-
-
-def _what(obj: Any) -> str:
-    """A short description of what an item returned: its type, and its shape or length."""
-    if torch.is_tensor(obj) or isinstance(obj, np.ndarray):
-        return f"a {type(obj).__name__} of shape {tuple(obj.shape)}"
-    if isinstance(obj, (tuple, list)):
-        return f"a {type(obj).__name__} of {len(obj)} value(s)"
-    text = repr(obj)
-    return f"{text[:60] + '...' if len(text) > 60 else text} ({type(obj).__name__})"
-
-
-def _array(value: Any) -> np.ndarray:
-    """A numpy view of a tensor, array, PIL image or number (no copy where there is one already)."""
-    if torch.is_tensor(value):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def features_of(x: Any, where: str) -> np.ndarray:
-    """One sample's features as :func:`~losslab.data.from_arrays` converts a whole array of them.
-
-    A number or a 1-d array is a table row ``(F,)`` (float32); a 2-d ``(H, W)`` or 3-d ``(C, H, W)``
-    / ``(H, W, C)`` array is an image ``(C, H, W)`` in [0, 1] (integer pixels divided by 255).
-
-    >>> features_of(np.array([[0, 255]], dtype=np.uint8), "x").tolist()
-    [[[0.0, 1.0]]]
-    """
-    a = _array(x)
-    if a.dtype.kind not in "biuf":
-        raise LosslabError(f"{where}: features are {_what(x)} of dtype {a.dtype}; expected numbers (a tensor or an array)")
-    if a.ndim <= 1:
-        return np.ascontiguousarray(a.reshape(-1), dtype=np.float32)
-    if a.ndim in (2, 3):
-        # The whole-array rules applied to a batch of one: the same division, the same channel order.
-        return np.ascontiguousarray(images_to_nchw(where, a[None])[0], dtype=np.float32)
-    raise LosslabError(f"{where}: features have shape {tuple(a.shape)}; expected a table row (F,) or an image (C, H, W), (H, W, C) or (H, W)")
-
-
-def _labels_of(value: Any, where: str, role: str) -> np.ndarray:
-    """A label (or trial count): a number or a 1-d array of finite numbers, as float64."""
-    try:
-        a = _array(value)
-    except (TypeError, ValueError):
-        a = np.asarray(None, dtype=object)
-    if a.dtype.kind not in "biuf":
-        raise LosslabError(f"{where}: {role} is {_what(value)}; expected a number or a 1-d array of numbers")
-    if a.ndim > 1:
-        raise LosslabError(f"{where}: {role} has shape {tuple(a.shape)}; expected a number or a 1-d array of numbers")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise LosslabError(f"{where}: {role} holds NaN or inf ({a.tolist()}); expected finite numbers")
-    return a
-
-
-class _Probe(torch.utils.data.Dataset):
-    """The first pass over a torch Dataset: each item checked and split into features, label and trials."""
-
-    def __init__(self, source: Any) -> None:
-        self.source = source
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __getitem__(self, i: int) -> Any:
-        where = f"dataset item {i}"
-        try:
-            item = self.source[i]
-        except Exception as exc:  # noqa: BLE001 - the user's __getitem__ may raise anything: one line naming the item
-            return _Failure(f"{where}: __getitem__ raised {_one_line(exc)}")
-        try:
-            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise LosslabError(f"{where} is {_what(item)}; expected a tuple (x, y) or (x, y, trials)")
-            x = features_of(item[0], where)
-            y = _labels_of(item[1], where, "the label y")
-            t = _labels_of(item[2], where, "trials") if len(item) == 3 else None
-        except LosslabError as exc:
-            return _Failure(str(exc))
-        return x, y, t
-
-
-class _TorchFeatures(torch.utils.data.Dataset):
-    """Features of a torch Dataset's items, after the first pass; the labels must not have changed since."""
-
-    def __init__(self, source: Any, y: np.ndarray) -> None:
-        self.source, self.y = source, y
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __getitem__(self, i: int) -> Any:
-        where = f"dataset item {i}"
-        try:
-            item = self.source[i]
-            x = features_of(item[0], where)
-            y = _labels_of(item[1], where, "the label y").astype(np.float32)
-        except LosslabError as exc:
-            return _Failure(str(exc))
-        except Exception as exc:  # noqa: BLE001 - the user's __getitem__ may raise anything
-            return _Failure(f"{where}: __getitem__ raised {_one_line(exc)}")
-        if not np.array_equal(y.reshape(-1), self.y[i].reshape(-1)):
-            return _Failure(
-                f"{where} returned the label {y.tolist()} now and {self.y[i].tolist()} in the first pass; losslab reads each "
-                f"item once per epoch and needs it the same every time (no random labels; random augmentation breaks the "
-                f"paired comparison too)"
-            )
-        return x
-
-
-def _image_channels(mode: str) -> int:
-    """The channels :func:`~losslab.data.readers.load_image` gives an image of this PIL mode."""
-    return 1 if mode in ("1", "L", "LA", "I") or mode.startswith("I;16") else 3
-
-
-class _FolderImages(torch.utils.data.Dataset):
-    """The images of a folder, each decoded when asked for, as :func:`~losslab.data.read_image_folder` decodes it."""
-
-    def __init__(self, paths: list[Path], shape: tuple[int, int, int]) -> None:
-        self.paths, self.shape = paths, shape
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> Any:
-        from .readers import load_image
-
-        try:
-            arr = load_image(self.paths[i])
-        except LosslabError as exc:
-            return _Failure(str(exc))
-        if arr.shape[0] == 1 and self.shape[0] == 3:  # a grey image among colour ones: read as RGB, as the eager reader does
-            arr = np.repeat(arr, 3, axis=0)
-        if arr.shape != self.shape:
-            return _Failure(f"{self.paths[i]}: decoded to shape {arr.shape}, but its header said {self.shape}; expected images of one size")
-        return arr
-
-
-def _stack(items: list) -> Any:
-    """A DataLoader batch: the items stacked into one float32 tensor, or the first failure."""
-    for it in items:
-        if isinstance(it, _Failure):
-            return it
-    return torch.from_numpy(np.stack(items))
-
-
-def _as_is(items: list) -> list:
-    return items
-
-
-class _Batches:
-    """A batch sampler whose batches are set before each pass (the workers stay alive between passes)."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[int]] = []
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-
-def _loader(items: Any, sampler: Any, workers: int, collate: Any, persistent: bool) -> torch.utils.data.DataLoader:
-    return torch.utils.data.DataLoader(
-        items,
-        batch_sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate,
-        persistent_workers=persistent and workers > 0,
-        prefetch_factor=2 if workers > 0 else None,
-    )
-
-
-def _raise_on_failure(out: Any) -> Any:
-    if isinstance(out, _Failure):
-        raise LosslabError(out.message)
-    return out
-
-
-def _iterate(loader: Any, what: str) -> Iterator[Any]:
-    """The loader's batches; a worker that died becomes one line."""
-    it = iter(loader)
-    while True:
-        try:
-            out = next(it)
-        except StopIteration:
-            return
-        except RuntimeError as exc:  # a worker killed (out of memory, a signal) or a batch that could not be sent
-            raise LosslabError(f"{what}: a DataLoader worker failed ({_one_line(exc)}); try loader_workers=0 to read in this process") from None
-        yield out
-
-
-# ---------------------------------------------------------------------------- the data set
+# ---------------------------------------------------------------------------- the data set (its items: stream_items.py)
 @dataclass(eq=False, repr=False)
 class StreamingDataset:
     """Labels in memory, features read on demand in batches through a DataLoader.
@@ -304,7 +114,7 @@ class StreamingDataset:
 
     def __post_init__(self) -> None:
         self.sample_shape = tuple(int(d) for d in self.sample_shape)
-        self._sampler = _Batches()
+        self._sampler = Batches()
         self._loader: torch.utils.data.DataLoader | None = None  # made on the first read; its workers persist
 
     def __len__(self) -> int:
@@ -340,13 +150,13 @@ class StreamingDataset:
             return
         if self.loader_workers == 0:
             for idx in index_batches:
-                yield _raise_on_failure(_stack([self.items[int(i)] for i in idx])).numpy()
+                yield raise_on_failure(stack([self.items[int(i)] for i in idx])).numpy()
             return
         if self._loader is None:
-            self._loader = _loader(self.items, self._sampler, self.loader_workers, _stack, persistent=True)
+            self._loader = make_loader(self.items, self._sampler, self.loader_workers, stack, persistent=True)
         self._sampler.batches = [[int(i) for i in b] for b in index_batches]
-        for out in _iterate(self._loader, f"data {self.name!r}"):
-            yield _raise_on_failure(out).numpy()
+        for out in iterate(self._loader, f"data {self.name!r}"):
+            yield raise_on_failure(out).numpy()
 
     def read(self, rows: Sequence[int], batch: int = SCAN_ROWS) -> np.ndarray:
         """The features of ``rows``, in that order, as one float32 array (decoded; for small selections)."""
@@ -428,14 +238,14 @@ def from_torch(dataset: Any, *, name: str | None = None, loader_workers: int | s
     shape: tuple[int, ...] | None = None
     ys: list[np.ndarray] = []
     ts: list[np.ndarray] | None = None
-    sampler = _Batches()
+    sampler = Batches()
     sampler.batches = [list(range(a, min(a + SCAN_ROWS, n))) for a in range(0, n, SCAN_ROWS)]
     # Not persistent: the first pass reads each item once, and its workers end with it.
-    loader = _loader(_Probe(dataset), sampler, workers, _as_is, persistent=False)
+    loader = make_loader(Probe(dataset), sampler, workers, as_is, persistent=False)
     i = 0
-    for part in _iterate(loader, f"data {label!r}"):
+    for part in iterate(loader, f"data {label!r}"):
         for item in part:
-            x, y, t = _raise_on_failure(item)
+            x, y, t = raise_on_failure(item)
             if shape is None:
                 shape, y_shape, with_trials = x.shape, y.shape, t is not None
                 ts = [] if with_trials else None
@@ -469,7 +279,7 @@ def from_torch(dataset: Any, *, name: str | None = None, loader_workers: int | s
         sample_shape=shape,
         y=labels.y,
         trials=labels.trials,
-        items=_TorchFeatures(dataset, labels.y),
+        items=TorchFeatures(dataset, labels.y),
         fingerprint=h.hexdigest()[:16],
         loader_workers=workers,
         meta={"source": f"torch Dataset {type(dataset).__module__}.{type(dataset).__qualname__}"},
@@ -512,7 +322,7 @@ def lazy_image_folder(root: Path, lab: Path, y: np.ndarray, trials: np.ndarray |
             raise LosslabError(
                 f"{p}: image of size {wh[0]}x{wh[1]} (WxH) but {first!r} is {size[0]}x{size[1]}; expected images of one size (resize them first)"
             )
-        channels = max(channels, _image_channels(mode))
+        channels = max(channels, image_channels(mode))
         st = p.stat()
         paths.append(p)
         stats.append([fname, st.st_size, st.st_mtime_ns])
@@ -530,7 +340,7 @@ def lazy_image_folder(root: Path, lab: Path, y: np.ndarray, trials: np.ndarray |
         sample_shape=shape,
         y=labels.y,
         trials=labels.trials,
-        items=_FolderImages(paths, shape),
+        items=FolderImages(paths, shape),
         fingerprint=h.hexdigest()[:16],
         loader_workers=workers,
         splits=labels.splits,
@@ -563,12 +373,12 @@ def dataset_from_spec(text: str) -> Any | None:
         try:
             spec.loader.exec_module(module)
         except Exception as exc:  # noqa: BLE001 - the user's module may raise anything: one line naming it
-            raise LosslabError(f"data {text!r}: running {mod} raised {_one_line(exc)}") from None
+            raise LosslabError(f"data {text!r}: running {mod} raised {one_line(exc)}") from None
     elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", mod):
         try:
             module = importlib.import_module(mod)
         except Exception as exc:  # noqa: BLE001 - as above
-            raise LosslabError(f"data {text!r}: importing {mod} raised {_one_line(exc)}") from None
+            raise LosslabError(f"data {text!r}: importing {mod} raised {one_line(exc)}") from None
     else:
         return None
     if not hasattr(module, attr):
@@ -578,7 +388,7 @@ def dataset_from_spec(text: str) -> Any | None:
         try:
             obj = obj()
         except Exception as exc:  # noqa: BLE001 - as above
-            raise LosslabError(f"data {text!r}: calling {attr}() raised {_one_line(exc)}") from None
+            raise LosslabError(f"data {text!r}: calling {attr}() raised {one_line(exc)}") from None
     if not is_torch_dataset(obj):
         raise LosslabError(f"data {text!r} is a {type(obj).__name__}; expected a torch.utils.data.Dataset (or a function returning one)")
     return obj
