@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -143,3 +145,25 @@ def test_the_generating_law_is_suggested_for_synthetic_labels(law):
     ds = synthetic(law, 3000, seed=1)
     r = inspect(ds.y, trials=ds.trials)
     assert ds.meta["law"] in r.suggested_laws, (law, r.suggested_laws)
+
+
+def test_a_law_with_a_new_support_is_judged_without_editing_inspect(monkeypatch):
+    # inspect reads each registered law's Support: a law on (1, inf), registered here, is excluded by it alone
+    from losslab.laws import _registry
+    from losslab.laws.gaussian import Gaussian
+
+    monkeypatch.setattr(_registry, "_LAWS", dict(_registry._LAWS))
+
+    @ll.register_law("above-one")
+    class AboveOne(Gaussian):
+        support = ll.laws.Support("above_one", 1.0, np.inf, False, False)
+
+    assert "above-one" in importlib.import_module("losslab.data.inspect").ALL_LAWS  # read when asked
+    assert inspect([0.5, 2.0, 3.0]).excluded["above-one"] == "33% of labels are below 1; above-one needs y > 1"
+    assert inspect([1.0, 2.0, 3.0, 4.0]).excluded["above-one"] == (
+        "25% of labels are exactly 1, where its density is 0 or infinite"
+    )
+    assert "above-one" not in inspect([2.0, 3.0, 4.0]).excluded
+    # the laws on (0, 1) are found the same way, and named in the message about exact 0s and 1s
+    r = inspect([0.0, 0.3, 0.6, 1.0])
+    assert {law for law, why in r.excluded.items() if "exactly 0 or 1" in why} == {"beta", "logit-normal", "mixture-beta"}

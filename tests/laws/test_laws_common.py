@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 import losslab as ll
 from losslab.laws import Law
@@ -311,3 +312,46 @@ def test_list_laws_pattern():
     assert ll.list_laws() == sorted(ll.list_laws())
     assert all(n.startswith("gaussian") for n in ll.list_laws("gaussian*"))
     assert ll.list_laws("no-such-*") == []
+
+
+def _probed_spread(law: Law, ex: Example) -> tuple[float | None, str]:
+    """The predictive standard deviation when it is the same at 32 random raw outputs, else None; and why.
+
+    An independent reading of :attr:`Law.fixed_spread` (the way it was computed before laws
+    declared it): it looks at the predictive, not at the law's options.
+    """
+    gen = torch.Generator().manual_seed(11)
+    raw = 3.0 * ex.raw(gen, 32)
+    params = law.link(raw)
+    trials = torch.full((32,), 10.0, dtype=torch.float64) if law.needs_trials else None
+    try:
+        sd = law.predictive(params, trials=trials).stddev.detach().reshape(-1)
+    except (NotImplementedError, ll.LosslabError) as exc:
+        return None, f"no predictive standard deviation ({type(exc).__name__})"
+    if bool(torch.isfinite(sd).all()) and float(sd.max() - sd.min()) <= 1e-12 * max(1.0, float(sd.abs().max())):
+        return float(sd[0]), "the same at every raw output"
+    return None, f"varies from {float(sd.min()):.3g} to {float(sd.max()):.3g}"
+
+
+def test_fixed_spread_agrees_with_the_predictive(case):
+    # A law whose spread an option fixes must say so (its scores are flagged in reports), and no other law may.
+    law, ex = case
+    probed, why = _probed_spread(law, ex)
+    if probed is None:
+        assert law.fixed_spread is None, f"{law.name}: fixed_spread={law.fixed_spread} but the predictive spread {why}"
+    else:
+        assert law.fixed_spread == pytest.approx(probed, rel=1e-12), f"{law.name}: predictive spread {why}"
+
+
+@pytest.mark.parametrize(
+    "name, opts, reference",
+    [
+        # scipy.stats standard deviations of the predictive each law promises
+        ("gaussian", {"sigma": 2.5}, lambda: stats.norm(scale=2.5).std()),
+        ("sigmoid-mse", {"sigma": 0.3}, lambda: stats.norm(scale=0.3).std()),
+        ("laplace", {"scale": 0.5}, lambda: stats.laplace(scale=0.5).std()),
+    ],
+)
+def test_fixed_spread_values(name, opts, reference):
+    assert ll.get_law(name, **opts).fixed_spread == pytest.approx(reference(), rel=1e-12)
+    assert ll.laws.spec.fixed_spread(ll.get_law(name, **opts)) == ll.get_law(name, **opts).fixed_spread

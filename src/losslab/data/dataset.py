@@ -28,9 +28,6 @@ def to_numpy(name: str, a: Any) -> np.ndarray:
         raise LosslabError(f"{name} could not be read as an array ({exc}); expected a numpy array or torch tensor") from None
 
 
-_to_numpy = to_numpy  # TEMP: the old name, for data/inspect.py until its import is renamed (issue 22)
-
-
 def in_columns(bad: np.ndarray, names: list[str] | None = None, k: int = 5) -> str:
     """`` in column(s) 'a', 'b'`` for a 2-D mask (a table's columns, by name when known); else empty."""
     if bad.ndim != 2:

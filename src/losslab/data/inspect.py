@@ -3,8 +3,8 @@
 :func:`inspect` (also ``losslab.inspect``) describes float labels: range, mass
 exactly at 0 and at 1, modality, dispersion, counts; then it sorts the law
 registry's names into suggested (ordered), excluded (with the reason) and the
-rest, and writes plain sentences with numbers. :func:`default_laws` picks about
-six laws worth comparing by experiment.
+rest, and writes plain sentences with numbers (the rules: :mod:`losslab.data.law_advice`).
+:func:`default_laws` picks about six laws worth comparing by experiment.
 """
 
 from __future__ import annotations
@@ -16,36 +16,20 @@ from typing import Any
 import numpy as np
 
 from .._errors import LosslabError, first_rows
-from .dataset import _to_numpy
+from ..laws import list_laws
+from .dataset import to_numpy
+from .law_advice import EDGE_ATOM, judge, outside_support, pct
 
-# Where each law of the registry is defined (a static table so that the diagnosis does not
-# depend on which law modules happen to be importable).
-_UNIT_CLOSED = ("bernoulli", "binomial", "beta-binomial", "zoib", "continuous-bernoulli")
-_UNIT_OPEN = ("beta", "logit-normal", "mixture-beta")
-_REAL = ("gaussian", "gaussian-hetero", "laplace", "laplace-hetero", "student-t", "mixture-gaussian", "mvn")
-ALL_LAWS = (
-    "bernoulli", "binomial", "beta-binomial", "sigmoid-mse", "beta", "zoib", "continuous-bernoulli",
-    "logit-normal", "binned", "mixture-beta", "gaussian", "gaussian-hetero", "laplace", "laplace-hetero",
-    "student-t", "exponential", "mixture-gaussian", "mvn",
-)  # fmt: skip
+
+def __getattr__(name: str) -> Any:
+    # ALL_LAWS: the registered laws' names, read when asked, so that a law registered later is in it
+    if name == "ALL_LAWS":
+        return tuple(list_laws())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _MAX_DISCRETE = 12  # at most this many distinct values: read the frequencies, not a density
-_EDGE_ATOM = 0.05  # a point mass at 0 or 1 holding at least this fraction counts as a mode
-_ATOM_RADIUS = 0.15  # a density mode this close (fraction of the range) to such an atom joins it
-
-
-def _pct(p: float) -> str:
-    """A fraction as a percentage with sensible precision: 31%, 4.2%, 0.05%."""
-    v = 100.0 * p
-    if v == 0 or v >= 10 or v == round(v):
-        return f"{v:.0f}%"
-    if v >= 1:
-        return f"{v:.1f}%"
-    return f"{v:.2g}%"
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+_ATOM_RADIUS = 0.15  # a density mode this close (fraction of the range) to an atom at 0 or 1 joins it
 
 
 @dataclass
@@ -85,7 +69,7 @@ class LabelReport:
         lines = [
             f"{self.n} labels x {self.n_targets} target(s) in [{self.min:.4g}, {self.max:.4g}], "
             f"mean {self.mean:.4g}, std {self.std:.4g}; support {self.support_kind}; {self.modality}",
-            f"exactly 0: {_pct(self.frac_zero)}, exactly 1: {_pct(self.frac_one)}, interior: {_pct(self.frac_interior)}",
+            f"exactly 0: {pct(self.frac_zero)}, exactly 1: {pct(self.frac_one)}, interior: {pct(self.frac_interior)}",
         ]
         lines += [f"- {m}" for m in self.messages]
         lines.append("suggested: " + ", ".join(self.suggested_laws))
@@ -166,7 +150,7 @@ def inspect(y: Any, *, trials: Any = None) -> LabelReport:
     >>> "beta" in r.excluded, r.suggested_laws[0]
     (True, 'bernoulli')
     """
-    a = _to_numpy("y", y)
+    a = to_numpy("y", y)
     if a.dtype.kind not in "biuf":
         raise LosslabError(f"inspect: y has dtype {a.dtype}; expected numbers")
     if a.ndim == 0 or a.size == 0:
@@ -184,7 +168,7 @@ def inspect(y: Any, *, trials: Any = None) -> LabelReport:
     v = a.ravel()
     t_range = None
     if trials is not None:
-        t = _to_numpy("trials", trials).astype(np.float64)
+        t = to_numpy("trials", trials).astype(np.float64)
         try:
             t = np.broadcast_to(t if t.ndim != 1 or a.ndim == 1 else t[:, None], a.shape)
         except ValueError:
@@ -230,9 +214,9 @@ def inspect(y: Any, *, trials: Any = None) -> LabelReport:
         atoms = []
         cont = v
         if in_unit:
-            if frac_zero >= _EDGE_ATOM:
+            if frac_zero >= EDGE_ATOM:
                 atoms.append(0.0)
-            if frac_one >= _EDGE_ATOM:
+            if frac_one >= EDGE_ATOM:
                 atoms.append(1.0)
             cont = v[(v > 0) & (v < 1)]
         modes = _density_modes(cont, float(cont.min()), float(cont.max())) if cont.size >= 20 else []
@@ -260,7 +244,7 @@ def inspect(y: Any, *, trials: Any = None) -> LabelReport:
     else:
         dispersion = None
 
-    suggested, excluded, messages = _judge(
+    suggested, excluded, messages = judge(
         n=v.size,
         n_targets=n_targets,
         vmin=vmin,
@@ -280,8 +264,8 @@ def inspect(y: Any, *, trials: Any = None) -> LabelReport:
         skew=skew,
         kurt=kurt,
         dispersion=dispersion,
-        frac_neg=float(np.mean(v < 0)),
         frac_out=float(np.mean((v < 0) | (v > 1))),
+        outside=outside_support(v),
     )
     return LabelReport(
         n=n,
@@ -310,145 +294,6 @@ def inspect(y: Any, *, trials: Any = None) -> LabelReport:
         messages=messages,
         trials_range=t_range,
     )
-
-
-def _judge(**f: Any) -> tuple[list[str], dict[str, str], list[str]]:
-    """The rules: suggested laws (best first), excluded laws with reasons, and messages."""
-    support, n_modes = f["support"], f["n_modes"]
-    unit = support in ("unit_interval_closed", "unit_interval")
-    excluded: dict[str, str] = {}
-    messages: list[str] = []
-    suggested: list[str] = []
-
-    if f["n_unique"] == 1:
-        messages.append(
-            f"all {f['n']} labels equal {f['vmin']:.6g}: the labels are constant, so every law fits a constant "
-            f"and a comparison of laws says nothing"
-        )
-
-    # ---- counts
-    if not f["has_counts"]:
-        for law in ("binomial", "beta-binomial"):
-            excluded[law] = "needs trials (the count n behind each k/n label): pass trials="
-    elif not unit:
-        for law in ("binomial", "beta-binomial"):
-            excluded[law] = f"needs labels k/n in [0, 1], but labels range over [{f['vmin']:.4g}, {f['vmax']:.4g}]"
-    else:
-        lo, hi = f["t_range"]
-        span = f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}"
-        messages.append(f"labels come with counts (n = {span} trials): binomial and beta-binomial can use them")
-    if f["n_targets"] < 2:
-        excluded["mvn"] = "needs several targets (y of shape (N, T) with T >= 2)"
-
-    if unit:
-        if support == "unit_interval_closed":
-            why = f"{_pct(f['frac_zero'] + f['frac_one'])} of labels are exactly 0 or 1, where its density is 0 or infinite"
-            for law in _UNIT_OPEN:
-                excluded[law] = why
-            messages.append(
-                f"{_pct(f['frac_zero'] + f['frac_one'])} of labels are exactly 0 or 1: beta is not defined there "
-                f"(nor logit-normal or mixture-beta); use zoib, bernoulli or continuous-bernoulli"
-            )
-        excluded["exponential"] = "labels are bounded by 1; an exponential law puts mass above 1"
-        if f["has_counts"]:
-            suggested += ["binomial", "beta-binomial"]
-        if f["frac_interior"] == 0:
-            messages.append(
-                "every label is exactly 0 or 1 (hard labels): bernoulli is the natural law; soft-label laws "
-                "(zoib, continuous-bernoulli, beta) add nothing"
-            )
-            suggested += ["bernoulli", "continuous-bernoulli", "sigmoid-mse", "binned"]
-        elif support == "unit_interval_closed":
-            edge_heavy = f["frac_zero"] + f["frac_one"] >= _EDGE_ATOM
-            suggested += ["bernoulli", "zoib", "continuous-bernoulli"] if edge_heavy else [
-                "bernoulli", "continuous-bernoulli", "zoib"
-            ]
-            suggested += ["binned", "sigmoid-mse", "gaussian-hetero"]
-            if not edge_heavy:
-                messages.append(
-                    f"only {_pct(f['frac_zero'] + f['frac_one'])} of labels are exactly 0 or 1: zoib spends parameters "
-                    f"on rare edges; clipping labels to [eps, 1 - eps] would admit beta"
-                )
-        else:
-            suggested += ["beta", "bernoulli", "logit-normal", "continuous-bernoulli"]
-            if n_modes >= 2:
-                suggested.append("mixture-beta")
-            suggested += ["binned", "sigmoid-mse", "gaussian-hetero"]
-            gap = min(f["vmin"], 1 - f["vmax"])
-            if gap < 1e-4 and f["n_unique"] > 1:
-                messages.append(
-                    f"labels come within {gap:.1e} of 0 or 1: beta and logit-normal NLLs are dominated by those "
-                    f"points; continuous-bernoulli or bernoulli are steadier"
-                )
-            messages.append("no label is exactly 0 or 1: beta is defined everywhere; zoib's edge masses would fit to zero")
-        if f["grid"] is not None and not f["has_counts"]:
-            d = f["grid"]
-            messages.append(
-                f"labels lie on a grid of step 1/{d} ({f['n_unique']} distinct values): they look like k/{d} fractions; "
-                f"pass trials={d} to use binomial, or use binned"
-            )
-        if f["dispersion"] is not None and f["frac_interior"] > 0 and f["n_unique"] > 1:
-            disp = f["dispersion"]
-            if disp >= 0.8:
-                messages.append(
-                    f"dispersion {disp:.2f} of the Bernoulli maximum mean(1 - mean): labels are nearly hard (mostly "
-                    f"near 0 or 1)"
-                )
-            elif disp <= 0.1:
-                messages.append(
-                    f"dispersion {disp:.2f} of the Bernoulli maximum mean(1 - mean): labels are concentrated around "
-                    f"{f['mean']:.3g}; beta-type laws with a learned concentration can express that, bernoulli cannot"
-                )
-    else:
-        why = f"{_pct(f['frac_out'])} of labels lie outside [0, 1]"
-        for law in ("bernoulli", "zoib", "continuous-bernoulli", *_UNIT_OPEN):
-            excluded[law] = why
-        excluded["sigmoid-mse"] = f"its mean sigmoid(x) stays in (0, 1) but {_pct(f['frac_out'])} of labels lie outside"
-        if f["frac_neg"] > 0:
-            excluded["exponential"] = f"{_pct(f['frac_neg'])} of labels are negative; exponential needs y >= 0"
-        heavy = f["kurt"] > 1.0
-        # Exponential has skewness 2 and var / mean^2 = 1; suggest it only for labels of that shape.
-        cv2 = f["dispersion"]
-        skewed = f["skew"] > 1.0 and support in ("positive", "nonnegative") and cv2 is not None and 0.3 <= cv2 <= 3
-        suggested += ["gaussian", "gaussian-hetero"]
-        suggested += ["student-t", "laplace-hetero", "laplace"] if heavy else ["laplace-hetero", "student-t", "laplace"]
-        if skewed:
-            suggested.insert(2, "exponential")
-        if n_modes >= 2:
-            suggested.insert(1, "mixture-gaussian")
-        else:
-            suggested.append("mixture-gaussian")
-        suggested.append("binned")
-        if f["n_targets"] >= 2:
-            suggested.append("mvn")
-        if heavy:
-            messages.append(
-                f"excess kurtosis {f['kurt']:.1f}: heavy tails; student-t or laplace are more robust than gaussian"
-            )
-        if skewed:
-            messages.append(
-                f"skewness {f['skew']:.1f} and var/mean^2 {cv2:.2f} with labels >= 0: exponential or a heteroscedastic "
-                f"law may fit"
-            )
-        if n_modes >= 2:
-            messages.append(f"labels are {f['modality']}: a single gaussian cannot be multimodal; use mixture-gaussian or binned")
-        if f["integer_like"] and f["n_unique"] <= 101 and f["vmin"] >= 0 and f["n_unique"] > 1:
-            lo, hi = int(f["vmin"]), int(f["vmax"])
-            messages.append(
-                f"labels are whole numbers {lo}..{hi} ({f['n_unique']} levels): rescale to (y - {lo}) / {hi - lo} in "
-                f"[0, 1] with trials = {hi - lo} for binomial, or use binned"
-            )
-        messages.append(
-            f"binned needs bounds: low = {f['vmin']:.4g}, high = {f['vmax']:.4g} (the label range) or a little wider"
-        )
-    if unit and n_modes >= 2 and f["frac_interior"] > 0 and "bimodal at the edges" not in f["modality"]:
-        alt = "binned" if "mixture-beta" in excluded else "mixture-beta or binned"
-        messages.append(f"labels are {f['modality']}: a single beta cannot be multimodal; {alt} can")
-    if f["modality"] == "bimodal at the edges" and f["frac_interior"] > 0:
-        messages.append("labels are bimodal at the edges (mass near 0 and near 1)")
-
-    order = [law for law in dict.fromkeys(suggested) if law not in excluded]
-    return order, excluded, messages
 
 
 def default_laws(report: LabelReport) -> list[str]:

@@ -17,7 +17,7 @@ import torch
 
 from .._errors import LosslabError
 from ..laws import get_law
-from ..laws.spec import fixed_spread, law_for_data, law_label
+from ..laws.spec import law_for_data, law_label
 from .plan import CompareConfig
 from .recommend import FEW_SEEDS, SMALL_TEST_LABELS, Recommendation, Recommending, check_comparable
 from .result_models import KeptModels
@@ -230,13 +230,13 @@ class ComparisonResult(RowBootstrap, Recommending, KeptModels):
     def fixed_spread(self) -> dict[str, float]:
         """``{law label: predictive standard deviation}`` of the laws whose spread is an option, not fitted.
 
-        See :func:`losslab.laws.spec.fixed_spread`: such a law's log score, CRPS, PIT and
+        See :attr:`losslab.laws.Law.fixed_spread`: such a law's log score, CRPS, PIT and
         intervals score a spread chosen by an option.
         """
         out = {}
         for name, opts in self.config.laws:
             try:
-                sd = fixed_spread(get_law(name, **opts))
+                sd = get_law(name, **opts).fixed_spread
             except LosslabError:  # options this losslab no longer accepts (an old store): not flagged
                 continue
             if sd is not None:

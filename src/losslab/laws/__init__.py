@@ -4,8 +4,9 @@ Importing this package registers every law; :func:`list_laws` and :func:`get_law
 read the registry.
 """
 
-from ._base import SUPPORTS, Law, LocScaleLaw, ScalarLaw, validation, validation_enabled
+from ._base import Law, LocScaleLaw, ScalarLaw, validation, validation_enabled
 from ._registry import get_law, law_class, list_laws, register_law
+from ._support import SUPPORTS, Support
 
 # Importing the family modules registers their laws.
 from . import (  # noqa: E402,F401  isort: skip
@@ -27,6 +28,7 @@ __all__ = [
     "LocScaleLaw",
     "ScalarLaw",
     "SUPPORTS",
+    "Support",
     "get_law",
     "law_class",
     "list_laws",

@@ -16,70 +16,44 @@ A law owns everything between the network and the number we minimise:
 
 Subclasses implement ``link``, ``_nll``, ``predictive``, ``inverse_link`` and
 ``init_params``; and, where defined, ``_infimum``, ``_mean``, ``_median``, ``_mode``
-(``_median`` defaults to the quantile at 1/2) and ``_quantile``.
+(``_median`` defaults to the quantile at 1/2) and ``_quantile``. They declare their
+``support`` (a :class:`~losslab.laws.Support`) and, where an option fixes the predictive's
+spread, ``fixed_spread``.
+
+The label checks live in ``_labels.py``, the quantiles and intervals in ``_quantiles.py``,
+the supports in ``_support.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import numbers
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch.distributions import Distribution
 
-from .._errors import (
-    LosslabError,
-    as_real_tensor,
-    check_choice,
-    check_number,
-    dtype_name,
-    first_rows,
-    shape_str,
-)
+from .._errors import LosslabError, as_real_tensor, check_choice, check_number, dtype_name, shape_str
 from ..links import IDENTITY, Link, positive_link
+from ._labels import LabelChecks, validation, validation_enabled
+from ._quantiles import Quantiles
+from ._support import REAL, SUPPORTS, Support
 
 Params = dict[str, torch.Tensor]
 
-_VALIDATE = True
-
-
-@contextlib.contextmanager
-def validation(enabled: bool) -> Iterator[None]:
-    """Turn label and shape checks of every law on or off inside a ``with`` block.
-
-    Checks are on by default. The trainer validates the labels once, up front,
-    and switches them off for its inner loop, where they would cost one extra
-    pass over the labels and a device synchronisation per step.
-    """
-    global _VALIDATE
-    old, _VALIDATE = _VALIDATE, bool(enabled)
-    try:
-        yield
-    finally:
-        _VALIDATE = old
-
-
-def validation_enabled() -> bool:
-    return _VALIDATE
-
-
-# name -> (low, high, low_closed, high_closed)
-SUPPORTS: dict[str, tuple[float, float, bool, bool]] = {
-    "real": (-math.inf, math.inf, False, False),
-    "positive": (0.0, math.inf, False, False),
-    "nonnegative": (0.0, math.inf, True, False),
-    "unit_interval": (0.0, 1.0, False, False),
-    "unit_interval_closed": (0.0, 1.0, True, True),
-    "interval_closed": (0.0, 1.0, True, True),  # bounds set per instance (binned laws)
-}
-
-
-def _interval_str(low: float, high: float, lc: bool, hc: bool) -> str:
-    return f"{'[' if lc else '('}{low:g}, {high:g}{']' if hc else ')'}"
-
+__all__ = [
+    "Law",
+    "LocScaleLaw",
+    "ScalarLaw",
+    "Params",
+    "REDUCTIONS",
+    "HALF_DTYPES",
+    "SCALE_RANGE",
+    "SUPPORTS",
+    "check_scale",
+    "validation",
+    "validation_enabled",
+]
 
 #: the reductions of :meth:`Law.loss`, as in torch.nn losses
 REDUCTIONS = ("mean", "sum", "none")
@@ -111,13 +85,17 @@ def _upcast(params: Params) -> Params:
     return {k: v.float() if torch.is_tensor(v) and v.dtype in HALF_DTYPES else v for k, v in params.items()}
 
 
-class Law:
-    """Base class of every law. See the module docstring for the contract."""
+class Law(LabelChecks, Quantiles):
+    """Base class of every law. See the module docstring for the contract.
+
+    The label checks come from :class:`~losslab.laws._labels.LabelChecks`, :meth:`quantile` and
+    :meth:`interval` from :class:`~losslab.laws._quantiles.Quantiles`.
+    """
 
     #: registry name, set by :func:`losslab.laws.register_law`
     name: ClassVar[str] = ""
-    #: support name, one of :data:`SUPPORTS`
-    support: ClassVar[str] = "real"
+    #: the support, a :class:`~losslab.laws.Support` (one of the constants of ``losslab.laws._support``)
+    support: ClassVar[Support] = REAL
     #: 0 for scalar targets, 1 for vector targets (``mvn``)
     event_dim: ClassVar[int] = 0
     #: the law needs ``trials=`` (labels are k/n with n known per sample)
@@ -135,14 +113,22 @@ class Law:
     #: the training objective stops some gradients on purpose (beta-NLL), so it is not gradchecked
     stop_gradient: bool = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("support")
+        if isinstance(declared, str) and not isinstance(declared, Support):
+            # a law written before supports were objects names one: turn the name into the object
+            if declared not in SUPPORTS:
+                raise LosslabError(f"law class {cls.__name__}: support {declared!r} is unknown; use one of {sorted(SUPPORTS)}")
+            cls.support = Support(declared, *SUPPORTS[declared], set_by_options=declared == "interval_closed")
+
     def __init__(self, *, clamp: float | None = None) -> None:
         if clamp is not None:
             clamp = check_number(
                 clamp, "clamp", who=self.name, low=0.0, high=0.5, low_open=True, high_open=True,
                 what="a small positive number below 0.5 (e.g. 1e-6)",
             )
-            low, high, _, _ = SUPPORTS[type(self).support]
-            if math.isinf(low) and math.isinf(high):
+            if math.isinf(type(self).support.low) and math.isinf(type(self).support.high):
                 raise LosslabError(
                     f"{self.name}: clamp={clamp!r} has nothing to do: the support (-inf, inf) has no edge to move "
                     f"labels away from; drop clamp= (it is for laws with an open edge, such as beta on (0, 1))"
@@ -163,8 +149,24 @@ class Law:
 
     @property
     def support_bounds(self) -> tuple[float, float, bool, bool]:
-        """``(low, high, low_closed, high_closed)``."""
-        return SUPPORTS[self.support]
+        """``(low, high, low_closed, high_closed)`` of :attr:`support`."""
+        return self.support.bounds
+
+    @property
+    def fixed_spread(self) -> float | None:
+        """The predictive standard deviation when an option fixes it, the same for every input; else None.
+
+        ``gaussian`` and ``sigmoid-mse`` (their ``sigma``) and ``laplace`` (``scale * sqrt(2)``)
+        have one. Such a law's log score, CRPS, PIT and intervals score a spread chosen by an
+        option, not fitted to the data. A law whose spread is fixed overrides this.
+
+        >>> from losslab.laws import get_law
+        >>> get_law("laplace", scale=2.0).fixed_spread == 2.0 * math.sqrt(2.0)
+        True
+        >>> get_law("gaussian-hetero").fixed_spread is None
+        True
+        """
+        return None
 
     def options(self) -> dict[str, Any]:
         """The options this instance was built with (for configs, hashing and reports)."""
@@ -288,21 +290,6 @@ class Law:
         """
         return None
 
-    def _check_weight(self, weight: Any, per: torch.Tensor) -> torch.Tensor:
-        weight = as_real_tensor(weight, "weight", who=self.name).to(dtype=per.dtype, device=per.device)
-        if weight.shape != per.shape:
-            raise LosslabError(
-                f"{self.name}: weight has shape {shape_str(weight.shape)}, expected {shape_str(per.shape)} "
-                f"(one weight per element of the loss)"
-            )
-        if _VALIDATE:
-            bad = ~torch.isfinite(weight) | (weight < 0)
-            if bool(bad.any()):
-                raise LosslabError(
-                    f"{self.name}: weight has {int(bad.sum())} negative or non-finite value(s), first at row(s) "
-                    f"{first_rows(bad)} (e.g. {float(weight[bad].flatten()[0]):g}); expected finite weights >= 0"
-                )
-        return weight
 
     def excess(self, params: Params, y: Any, *, trials: Any = None) -> torch.Tensor:
         """Training objective minus its infimum over parameters for this ``y``: ``>= 0``, 0 at the best fit.
@@ -332,278 +319,6 @@ class Law:
         rounds to 0 or 1 (``sigmoid(1e4)`` is 1.0, whose KL from a label 0 is inf, not 1e4).
         """
         return None
-
-    def check_labels(self, y: Any, *, trials: Any = None) -> None:
-        """Raise a one-line error if labels (or trials) do not fit this law; used once before training."""
-        y = as_real_tensor(y, "labels y", who=self.name)
-        y = y if y.is_floating_point() else y.double()
-        self._check_support(y)
-        if self.needs_trials:
-            t = None if trials is None else as_real_tensor(trials, "trials", who=self.name).to(dtype=y.dtype)
-            self._check_trials(y, t)
-
-    # ------------------------------------------------------------ input checks
-    def _prepare(self, params: Params, y: Any, trials: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        ref = next(iter(params.values()))
-        y = as_real_tensor(y, "labels y", who=self.name)
-        if y.dtype != ref.dtype or y.device != ref.device:
-            y = y.to(dtype=ref.dtype, device=ref.device)
-        if trials is not None:
-            trials = as_real_tensor(trials, "trials", who=self.name).to(dtype=ref.dtype, device=ref.device)
-        if _VALIDATE:
-            self._check_shapes(params, y)
-            if trials is not None and trials.shape != y.shape and trials.ndim != 0:
-                raise LosslabError(
-                    f"{self.name}: trials has shape {shape_str(trials.shape)}, expected the labels' shape "
-                    f"{shape_str(y.shape)} or a single number"
-                )
-            self._check_support(y)
-            if self.needs_trials:
-                self._check_trials(y, trials)
-        elif self.needs_trials and trials is None:
-            raise LosslabError(f"{self.name}: needs trials= (the number of trials n of each k/n label)")
-        if self.clamp is not None:
-            y = self._clamp_labels(y)
-        return y, trials
-
-    def _batch_shape(self, params: Params) -> torch.Size:
-        raise NotImplementedError
-
-    def _check_shapes(self, params: Params, y: torch.Tensor) -> None:
-        batch = self._batch_shape(params)
-        expected = tuple(batch) + tuple(self._event_shape(params))
-        if tuple(y.shape) != expected:
-            hint = ""
-            if y.ndim == len(expected) + 1 and y.shape[-1] == 1 and tuple(y.shape[:-1]) == expected:
-                hint = " (drop the trailing axis of size 1, e.g. y.squeeze(-1))"
-            elif y.ndim + 1 == len(expected) and expected[-1] == 1:
-                hint = " (add a trailing axis, e.g. y.unsqueeze(-1))"
-            raise LosslabError(
-                f"{self.name}: labels y have shape {shape_str(y.shape)} but the parameters have "
-                f"shape {shape_str(expected)}; shapes must match exactly, no broadcasting{hint}"
-            )
-
-    def _event_shape(self, params: Params) -> tuple[int, ...]:
-        return ()
-
-    def _check_support(self, y: torch.Tensor) -> None:
-        if y.numel() == 0:
-            raise LosslabError(f"{self.name}: labels y are empty")
-        lo, hi = torch.aminmax(y.detach())
-        low, high, lc, hc = self.support_bounds
-        lo, hi = float(lo), float(hi)
-        inside = (lo >= low if lc or self.clamp is not None else lo > low) and (
-            hi <= high if hc or self.clamp is not None else hi < high
-        )
-        if inside and math.isfinite(lo) and math.isfinite(hi):
-            return
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            bad = ~torch.isfinite(y)
-            raise LosslabError(
-                f"{self.name}: labels y contain {int(bad.sum())} non-finite value(s), first at row(s) "
-                f"{first_rows(bad)}; expected finite numbers"
-            )
-        below = (y < low) if (lc or self.clamp is not None) else (y <= low)
-        above = (y > high) if (hc or self.clamp is not None) else (y >= high)
-        bad = below | above
-        n = int(bad.sum())
-        interval = _interval_str(low, high, lc, hc)
-        hint = self._support_hint(y, bad)
-        raise LosslabError(
-            f"{self.name}: {n} of {y.numel()} labels lie outside the support {interval} "
-            f"(first at row(s) {first_rows(bad)}, e.g. {float(y[bad].flatten()[0]):g}){hint}"
-        )
-
-    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> str:
-        """A suggestion appended to the out-of-support error (laws with open supports override it)."""
-        low, high, lc, hc = self.support_bounds
-        on_edge = ((y == low) | (y == high)) & bad
-        if bool(on_edge.any()) and bool((on_edge == bad).all()):
-            return "; pass clamp=1e-6 to move edge labels inside, or choose a law whose support includes the edges"
-        return ""
-
-    def _clamp_labels(self, y: torch.Tensor) -> torch.Tensor:
-        low, high, lc, hc = self.support_bounds
-        eps = float(self.clamp)
-        lo = low if lc else low + eps * max(1.0, abs(low))
-        hi = high if hc else high - eps * max(1.0, abs(high))
-        if y.dtype not in self._clamp_ok:
-            self._check_clamp_resolution(y.dtype, (low, lo, lc), (high, hi, hc))
-        if math.isinf(lo) and math.isinf(hi):
-            return y
-        return y.clamp(lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
-
-    def _check_clamp_resolution(
-        self, dtype: torch.dtype, lower: tuple[float, float, bool], upper: tuple[float, float, bool]
-    ) -> None:
-        """Raise if ``clamp`` cannot move an open edge's labels inside in ``dtype`` (``1 - 1e-8`` is 1 in float32).
-
-        ``lower`` and ``upper`` are ``(edge, edge moved by clamp, closed)``. Checked when labels of a
-        dtype first arrive, since only then is the dtype known.
-        """
-        for (edge, moved, closed), sign in ((lower, "+"), (upper, "-")):
-            if closed or not math.isfinite(edge):
-                continue  # clamp leaves a closed edge where it is
-            rounded = float(torch.tensor(moved, dtype=dtype))
-            if (rounded <= edge) if sign == "+" else (rounded >= edge):
-                need = torch.finfo(dtype).eps * max(1.0, abs(edge))
-                raise LosslabError(
-                    f"{self.name}: clamp={self.clamp:g} does nothing in {dtype_name(dtype)}: {edge:g} {sign} "
-                    f"{self.clamp:g} rounds to {edge:g}, so labels on that edge keep zero density; use "
-                    f"clamp >= {need:.3g} with {dtype_name(dtype)} labels, or float64 raw outputs and labels"
-                )
-        self._clamp_ok.add(dtype)
-
-    def _check_trials(self, y: torch.Tensor, trials: torch.Tensor | None) -> None:
-        if trials is None:
-            raise LosslabError(f"{self.name}: needs trials= (the number of trials n of each k/n label)")
-        if not bool(torch.isfinite(trials).all()) or bool((trials < 1).any()):
-            bad = ~torch.isfinite(trials) | (trials < 1)
-            raise LosslabError(
-                f"{self.name}: trials must be finite counts >= 1; {int(bad.sum())} are not "
-                f"(first at row(s) {first_rows(bad) if bad.ndim else [0]})"
-            )
-
-    # ------------------------------------------------------ quantiles and intervals
-    def quantile(self, params: Params, q: Any, *, trials: Any = None) -> torch.Tensor:
-        r"""The ``q``-quantile of each label's predictive law: the smallest ``y`` whose CDF reaches ``q``.
-
-        .. math:: F^{-1}(q) = \inf\{y : F(y) \ge q\}
-
-        For a continuous law this solves :math:`F(y) = q`. For the count laws (``binomial``,
-        ``beta-binomial``) it is the quantile of the predictive of ``k / n`` given ``trials``, an
-        atom ``k / n``; for ``zoib`` it is 0 or 1 where the atoms hold ``q``. ``q = 0`` and
-        ``q = 1`` give the ends of the support (``-inf`` and ``inf`` on the real line). For
-        ``mvn`` (a vector law) it is the quantile of each coordinate's marginal,
-        :math:`\mu_i + \sqrt{\Sigma_{ii}}\,\Phi^{-1}(q)`, not a joint region. ``bernoulli``
-        raises: soft BCE is not a density over a float label (see its docstring).
-
-        Computed as ``law.predictive(params, trials).icdf(q)``: closed forms (normal, laplace,
-        exponential, continuous Bernoulli, logit-normal, histogram) keep the gradient;
-        ``scipy.special`` (beta, student-t, zoib), exact sums over the atoms (count laws) and
-        bracketed bisection to float resolution (mixtures) carry none.
-
-        Args:
-            params: the law's parameters (``law.link(raw)``), batch shape ``(...)``.
-            q: a probability in [0, 1]: a number, or a tensor or array broadcastable to the
-                batch shape ``(...)`` (one level per label); it is never broadcast beyond it.
-            trials: ``n`` of each k/n label for the count laws: a number or ``(...)``
-                integer counts >= 1 (ignored by the other laws).
-
-        Returns:
-            the labels' shape: ``(...)``, or ``(..., d)`` for ``mvn``.
-
-        >>> from losslab.laws import get_law
-        >>> law = get_law("beta")
-        >>> p = law.link(torch.tensor([[0.0, math.log(4.0)]], dtype=torch.float64))   # Beta(2, 2)
-        >>> [round(v, 6) for v in law.quantile(p, torch.tensor([0.25])).tolist()]   # scipy.stats.beta.ppf(0.25, 2, 2)
-        [0.326352]
-        """
-        q = self._check_q(params, q)
-        return self._quantile(params, q, self._quantile_trials(params, trials))
-
-    def interval(self, params: Params, level: float = 0.9, *, trials: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""The central ``level`` prediction interval ``(low, high)`` of each label.
-
-        .. math:: \Big[F^{-1}\big(\tfrac{1 - l}{2}\big),\ F^{-1}\big(\tfrac{1 + l}{2}\big)\Big]
-
-        with :math:`F^{-1}` as in :meth:`quantile` (marginal intervals for ``mvn``; ``bernoulli``
-        raises). A continuous law puts exactly ``level`` of its mass inside; a law with atoms
-        (count laws, ``zoib``) puts at least ``level`` inside the closed interval.
-
-        Args:
-            params: the law's parameters, batch shape ``(...)``.
-            level: the interval's probability, a number in (0, 1).
-            trials: as in :meth:`quantile`.
-
-        Returns:
-            ``(low, high)``, each of the labels' shape.
-
-        >>> from losslab.laws import get_law
-        >>> law = get_law("gaussian", sigma=2.0)
-        >>> low, high = law.interval(law.link(torch.tensor([[1.0]], dtype=torch.float64)), 0.9)
-        >>> round(float(low), 6), round(float(high), 6)   # scipy.stats.norm.interval(0.9, 1, 2)
-        (-2.289707, 4.289707)
-        """
-        level = self._check_level(level)
-        low, high = self._check_q(params, (1 - level) / 2), self._check_q(params, (1 + level) / 2)
-        trials = self._quantile_trials(params, trials)
-        return self._quantile(params, low, trials), self._quantile(params, high, trials)
-
-    def _quantile(self, params: Params, q: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
-        """The quantiles at levels ``q`` (already checked, of the batch shape): the predictive's ``icdf``."""
-        return self.predictive(params, trials).icdf(q)
-
-    def _median(self, params: Params) -> torch.Tensor:
-        return self.quantile(params, 0.5)
-
-    def _check_level(self, level: Any) -> float:
-        if torch.is_tensor(level) and level.numel() == 1 and level.is_floating_point():
-            level = float(level)
-        if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < float(level) < 1:
-            raise LosslabError(
-                f"{self.name}: level={level!r}; expected a number in (0, 1), e.g. 0.9 for the central 90% interval"
-            )
-        return float(level)
-
-    def _check_q(self, params: Params, q: Any) -> torch.Tensor:
-        """``q`` as a tensor of the batch shape, after checking it holds probabilities and broadcasts to that shape."""
-        batch = torch.Size(self._batch_shape(params))
-        ref = next(iter(params.values()))
-        expected = f"expected a probability in [0, 1]: a number or one per label, shape {shape_str(batch)}"
-        is_bool = isinstance(q, bool) or (torch.is_tensor(q) and q.dtype == torch.bool)
-        if is_bool or isinstance(q, (str, bytes)) or getattr(getattr(q, "dtype", None), "kind", "f") not in "fiu":
-            raise LosslabError(f"{self.name}: q={q!r} is not a number; {expected}")
-        try:
-            t = torch.as_tensor(q, dtype=ref.dtype, device=ref.device)
-        except (TypeError, ValueError, RuntimeError):
-            raise LosslabError(f"{self.name}: q={q!r} is not a number; {expected}") from None
-        bad = ~((t >= 0) & (t <= 1))  # NaN fails both comparisons
-        if bool(bad.any()):
-            if t.ndim == 0:
-                raise LosslabError(f"{self.name}: q={float(t)!r} is not in [0, 1]; {expected}")
-            raise LosslabError(
-                f"{self.name}: q has {int(bad.sum())} value(s) not in [0, 1] (first {float(t[bad].flatten()[0])!r}, "
-                f"at row(s) {first_rows(bad)}); {expected}"
-            )
-        try:
-            fits = torch.broadcast_shapes(t.shape, batch) == batch
-        except RuntimeError:
-            fits = False
-        if not fits:
-            raise LosslabError(
-                f"{self.name}: q has shape {shape_str(t.shape)}, which does not broadcast to the batch shape "
-                f"{shape_str(batch)}; {expected}"
-            )
-        return t.expand(batch)
-
-    def _quantile_trials(self, params: Params, trials: Any) -> torch.Tensor | None:
-        """The count laws' ``trials`` as a tensor of the batch shape (checked: integer counts >= 1); else None."""
-        if not self.needs_trials:
-            return None
-        if trials is None:
-            raise LosslabError(
-                f"{self.name}: quantiles need trials= (the number of trials n of each k/n label; the predictive "
-                f"is that of k/n given n)"
-            )
-        batch = torch.Size(self._batch_shape(params))
-        ref = next(iter(params.values()))
-        try:
-            t = torch.as_tensor(trials, dtype=ref.dtype, device=ref.device)
-        except (TypeError, ValueError, RuntimeError):
-            raise LosslabError(f"{self.name}: trials={trials!r} are not numbers; expected integer counts >= 1") from None
-        if t.ndim != 0 and t.shape != batch:
-            raise LosslabError(
-                f"{self.name}: trials has shape {shape_str(t.shape)}, expected the labels' shape {shape_str(batch)} "
-                f"or a single number"
-            )
-        bad = ~torch.isfinite(t) | (t < 1) | (t != t.round())
-        if bool(bad.any()):
-            raise LosslabError(
-                f"{self.name}: trials must be integer counts >= 1 for quantiles; {int(bad.sum())} are not "
-                f"(first at row(s) {first_rows(bad) if bad.ndim else [0]})"
-            )
-        return t.expand(batch)
 
 
 class ScalarLaw(Law):

@@ -13,6 +13,7 @@ from ..distributions import ScaledBetaBinomial, ScaledBinomial, log_binom
 from ..links import IDENTITY, Link, bounded_sigmoid_link, log_link, logit
 from ._base import Params, ScalarLaw
 from ._registry import register_law
+from ._support import UNIT_INTERVAL_CLOSED
 
 
 def binary_entropy(y: torch.Tensor) -> torch.Tensor:
@@ -60,7 +61,7 @@ class Bernoulli(ScalarLaw):
     """
 
     likelihood = "soft-bernoulli"
-    support = "unit_interval_closed"
+    support = UNIT_INTERVAL_CLOSED
     formula = "softplus(x) - x y  (= BCE of sigmoid(x) against soft label y)"
     mean_minimiser = True
 
@@ -116,7 +117,7 @@ class Binomial(ScalarLaw):
     """
 
     likelihood = "pmf"
-    support = "unit_interval_closed"
+    support = UNIT_INTERVAL_CLOSED
     needs_trials = True
     formula = "n * BCE(x, y) - log C(n, n y)"
     mean_minimiser = True
@@ -172,7 +173,7 @@ class BetaBinomial(ScalarLaw):
     """
 
     likelihood = "pmf"
-    support = "unit_interval_closed"
+    support = UNIT_INTERVAL_CLOSED
     needs_trials = True
     formula = "-log C(n,k) - log B(k + mu phi, n - k + (1 - mu) phi) + log B(mu phi, (1 - mu) phi)"
 

@@ -14,6 +14,7 @@ from ..distributions import MixtureSameFamily, ZeroOneInflatedBeta, beta_log_pro
 from ..links import IDENTITY, Link, bounded_sigmoid_link, log_link
 from ._base import Law, Params, ScalarLaw
 from ._registry import register_law
+from ._support import UNIT_INTERVAL, UNIT_INTERVAL_CLOSED
 from .bernoulli import MAX_LOG_PRECISION, MAX_LOGIT
 
 __all__ = ["Beta", "MixtureBeta", "ZOIB", "mean_precision", "beta_mode", "open_unit_interval_hint"]
@@ -134,7 +135,7 @@ class Beta(ScalarLaw):
     -0.117783
     """
 
-    support = "unit_interval"
+    support = UNIT_INTERVAL
     formula = "log B(a, b) - (a - 1) log y - (b - 1) log(1 - y),  a = mean * precision, b = (1 - mean) * precision"
     point_kinds = ("mean", "median", "mode")
 
@@ -203,7 +204,7 @@ class MixtureBeta(Law):
     0.0725
     """
 
-    support = "unit_interval"
+    support = UNIT_INTERVAL
     formula = "-logsumexp_k [log w_k + log Beta(y; mean_k * precision_k, (1 - mean_k) * precision_k)]"
     point_kinds = ("mean", "median")
 
@@ -327,7 +328,7 @@ class ZOIB(ScalarLaw):
     """
 
     likelihood = "mixed"
-    support = "unit_interval_closed"
+    support = UNIT_INTERVAL_CLOSED
     point_kinds = ("mean", "median")
     formula = "-log pi0 (y = 0); -log pi1 (y = 1); else -log pi_c - log Beta(y; mean*precision, (1-mean)*precision)"
 

@@ -17,6 +17,7 @@ from .._errors import LosslabError, check_choice, check_integer, check_number, s
 from ..distributions import Histogram, histogram_bin, histogram_grid
 from ._base import Law, Params
 from ._registry import register_law
+from ._support import INTERVAL_CLOSED
 
 #: target constructions; the first is the default
 KINDS = ("hl-gauss", "onehot", "twohot")
@@ -106,7 +107,7 @@ class Binned(Law):
     tensor([0.0000, 0.5000, 0.5000, 0.0000])
     """
 
-    support = "interval_closed"
+    support = INTERVAL_CLOSED
     formula = "-log softmax(logits)[bin(y)] + log(width)  (trained as cross-entropy to onehot/twohot/hl-gauss targets)"
     point_kinds = ("mean", "median", "mode", "interp")
 
@@ -141,6 +142,7 @@ class Binned(Law):
                                    what=f"a number of bin widths in [{lo_r:g}, {hi_r:g}]")
         self.kind, self.n_bins = kind, n_bins
         self.low, self.high, self.sigma_ratio = low, high, sigma_ratio
+        self.support = INTERVAL_CLOSED.with_bounds(low, high)  # this instance's [low, high]
         self.width = (self.high - self.low) / n_bins
         self.sigma = self.sigma_ratio * self.width
         self._log_width = math.log(self.width)
@@ -159,10 +161,6 @@ class Binned(Law):
     @property
     def raw_layout(self) -> dict[str, int]:
         return {"logits": self.n_bins}
-
-    @property
-    def support_bounds(self) -> tuple[float, float, bool, bool]:
-        return (self.low, self.high, True, True)
 
     def link(self, raw: torch.Tensor) -> Params:
         return {"logits": self.split_raw(raw)["logits"]}

@@ -27,6 +27,7 @@ from ..distributions import cb_cdf, cb_icdf
 from ..links import IDENTITY, Link
 from ._base import Params, ScalarLaw
 from ._registry import register_law
+from ._support import UNIT_INTERVAL_CLOSED
 
 __all__ = [
     "ContinuousBernoulli",
@@ -272,7 +273,7 @@ class ContinuousBernoulli(ScalarLaw):
     [0.5, 0.6565]
     """
 
-    support = "unit_interval_closed"
+    support = UNIT_INTERVAL_CLOSED
     formula = "BCE(x, y) - log(x / tanh(x / 2))  (= x (1/2 - y) + log(sinh(x/2) / (x/2)))"
     point_kinds = ("mean", "median")
     mean_minimiser = True

@@ -13,6 +13,7 @@ from ..distributions import Exponential as ExponentialDistribution
 from ..links import Link, log_softplus, positive_inv
 from ._base import Params, ScalarLaw
 from ._registry import register_law
+from ._support import NONNEGATIVE
 
 LOG_2 = math.log(2.0)
 LOG_LOG_2 = math.log(LOG_2)
@@ -117,7 +118,7 @@ class Exponential(ScalarLaw):
     """
 
     formula = "rate y - log rate,  rate = softplus(x)"
-    support = "nonnegative"
+    support = NONNEGATIVE
     point_kinds = ("mean", "median", "mode")
     mean_minimiser = True
 

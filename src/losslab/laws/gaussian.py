@@ -14,6 +14,7 @@ from .._errors import check_number
 from ..links import IDENTITY, LOG_2PI, SIGMOID, Link
 from ._base import LocScaleLaw, Params, ScalarLaw, check_scale
 from ._registry import register_law
+from ._support import REAL
 
 
 def gaussian_nll(loc: torch.Tensor, scale: torch.Tensor | float, y: torch.Tensor) -> torch.Tensor:
@@ -44,7 +45,7 @@ class _FixedScaleGaussian(ScalarLaw):
 
     point_kinds = ("mean", "median", "mode")
     mean_minimiser = True
-    support = "real"
+    support = REAL
 
     def __init__(self, *, sigma: float = 1.0, clamp: float | None = None) -> None:
         super().__init__(clamp=clamp)
@@ -52,6 +53,11 @@ class _FixedScaleGaussian(ScalarLaw):
 
     def options(self) -> dict[str, Any]:
         return {"sigma": self.sigma, **super().options()}
+
+    @property
+    def fixed_spread(self) -> float:
+        """``sigma``: every prediction is a Normal of this standard deviation."""
+        return self.sigma
 
     def _nll(self, params: Params, y: torch.Tensor, trials: torch.Tensor | None) -> torch.Tensor:
         return gaussian_nll(params["loc"], self.sigma, y)

@@ -13,6 +13,7 @@ from torch.distributions.utils import broadcast_all
 from ..links import IDENTITY, Link
 from ._base import LocScaleLaw, Params, ScalarLaw, check_scale
 from ._registry import register_law
+from ._support import REAL
 
 LOG_2 = math.log(2.0)
 
@@ -68,7 +69,7 @@ class Laplace(ScalarLaw):
 
     formula = "|y - loc| / scale + log(2 scale)"
     point_kinds = ("mean", "median", "mode")
-    support = "real"
+    support = REAL
 
     def __init__(self, *, scale: float = 1.0, clamp: float | None = None) -> None:
         super().__init__(clamp=clamp)
@@ -76,6 +77,11 @@ class Laplace(ScalarLaw):
 
     def options(self) -> dict[str, Any]:
         return {"scale": self.scale, **super().options()}
+
+    @property
+    def fixed_spread(self) -> float:
+        """``scale * sqrt(2)``: every prediction is a Laplace law of this standard deviation."""
+        return self.scale * math.sqrt(2.0)
 
     def param_links(self) -> dict[str, Link]:
         return {"loc": IDENTITY}
@@ -135,7 +141,7 @@ class LaplaceHetero(LocScaleLaw):
 
     formula = "|y - loc| / scale + log(2 scale)"
     point_kinds = ("mean", "median", "mode")
-    support = "real"
+    support = REAL
 
     def init_params(self, y: torch.Tensor, trials: torch.Tensor | None = None) -> dict[str, Any]:
         # Marginal maximum likelihood: the median, and the mean absolute deviation from it.

@@ -12,6 +12,7 @@ from torch.distributions.utils import broadcast_all
 
 from ._base import LocScaleLaw, Params
 from ._registry import register_law
+from ._support import UNIT_INTERVAL
 from .beta import open_unit_interval_hint
 from .gaussian import gaussian_nll
 
@@ -134,7 +135,7 @@ class LogitNormal(LocScaleLaw):
     -0.4674
     """
 
-    support = "unit_interval"
+    support = UNIT_INTERVAL
     formula = "(logit y - loc)^2 / (2 scale^2) + log scale + log(2 pi) / 2 + log y + log(1 - y)"
     point_kinds = ("mean", "median")
 

@@ -14,6 +14,7 @@ from ..distributions import MixtureSameFamily
 from ..links import LOG_2PI, positive, positive_inv
 from ._base import Law, Params, check_scale
 from ._registry import register_law
+from ._support import REAL
 
 #: ascent steps of the mode search, from every component's location (Newton converges in a few)
 MODE_STEPS = 30
@@ -129,7 +130,7 @@ class MixtureGaussian(Law):
     """
 
     formula = "-logsumexp_k(log_softmax(w)_k + log N(y; loc_k, scale_k))"
-    support = "real"
+    support = REAL
     point_kinds = ("mean", "median", "mode")
 
     def __init__(self, *, n_components: int = 3, min_scale: float = 1e-3, clamp: float | None = None) -> None:

@@ -11,6 +11,7 @@ from .._errors import LosslabError, check_integer, shape_str
 from ..links import LOG_2PI, positive, positive_inv
 from ._base import Law, Params, check_scale
 from ._registry import register_law
+from ._support import REAL
 
 
 #: up to this dimension, L^{-1} r is unrolled forward substitution on (N,) columns, which is 2x to 6x
@@ -110,7 +111,7 @@ class MVN(Law):
     """
 
     formula = "||L^-1 (y - loc)||^2 / 2 + sum log diag L + dim/2 log(2 pi)"
-    support = "real"
+    support = REAL
     event_dim = 1
     point_kinds = ("mean", "median", "mode")
 

@@ -8,11 +8,9 @@ the options that depend on the labels (a binned law's range, an mvn's dimension)
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
-import torch
 
 from .._errors import LosslabError
 from ._base import Law
@@ -78,26 +76,5 @@ def n_targets(law: Law, y: np.ndarray) -> int:
 
 
 def fixed_spread(law: Law) -> float | None:
-    """The predictive standard deviation of a law whose spread is an option, the same for every input; else None.
-
-    Found by probing rather than by a list of names: the predictive standard deviation at
-    random raw outputs is the same everywhere (``gaussian`` and ``sigmoid-mse`` with their
-    fixed ``sigma``, ``laplace`` with its fixed ``scale``). Such a law's log score, CRPS, PIT
-    and intervals score a spread chosen by an option, not fitted to the data.
-
-    >>> fixed_spread(get_law("laplace", scale=2.0)) == 2.0 * math.sqrt(2.0)
-    True
-    >>> fixed_spread(get_law("gaussian-hetero")) is None
-    True
-    """
-    gen = torch.Generator().manual_seed(0)
-    try:
-        raw = 2.0 * torch.randn(16, law.raw_dim, generator=gen, dtype=torch.float64)
-        params = law.link(raw)
-        pred = law.predictive(params, trials=torch.full((16,), 10.0, dtype=torch.float64)) if law.needs_trials else law.predictive(params)
-        sd = pred.stddev.detach().reshape(-1)
-    except Exception:  # noqa: BLE001 - a law without a predictive std (no closed form) is not flagged
-        return None
-    if sd.numel() and bool(torch.isfinite(sd).all()) and float(sd.max() - sd.min()) <= 1e-9 * max(1.0, float(sd.abs().max())):
-        return float(sd[0])
-    return None
+    """``law.fixed_spread`` (:attr:`Law.fixed_spread`): the predictive standard deviation an option fixes, else None."""
+    return law.fixed_spread

@@ -14,6 +14,7 @@ from ..distributions import StudentT as StudentTDistribution
 from ..links import IDENTITY, Link, positive_link
 from ._base import Params, ScalarLaw, check_scale
 from ._registry import register_law
+from ._support import REAL
 
 LOG_PI = math.log(math.pi)
 
@@ -168,7 +169,7 @@ class StudentT(ScalarLaw):
     """
 
     formula = "(df + 1)/2 log(1 + z^2/df) + log scale + lgamma(df/2) - lgamma((df+1)/2) + log(df pi)/2, z = (y - loc)/scale"
-    support = "real"
+    support = REAL
 
     def __init__(
         self,
