@@ -38,10 +38,12 @@ def crps_by_quad(cdf, y: float, low: float, high: float, points=()) -> float:
 
 
 class ZeroOneInflatedBetaStandIn(Distribution):
-    """A minimal zero/one-inflated Beta with the attributes the metrics read: ``p0``, ``p1``, ``beta``.
+    """A minimal zero/one-inflated Beta with the attributes the ZOIB formulas read: ``p0``, ``p1``, ``beta``.
 
-    Used when ``losslab.distributions.ZeroOneInflatedBeta`` is not there, and so that the
-    tests build the law from known masses whatever that class's constructor looks like.
+    So that the tests build the law from known masses whatever the constructor of
+    ``losslab.distributions.ZeroOneInflatedBeta`` looks like. The metrics find a formula by
+    class (``losslab.metrics.registry``), so the test modules that use it register the
+    ZOIB's CRPS and PIT for it.
     """
 
     arg_constraints: dict = {}

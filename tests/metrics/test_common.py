@@ -173,3 +173,49 @@ def test_every_metric_is_exported():
 
     assert set(METRICS) <= set(M.__all__)
     assert all(getattr(M, name) is f for name, f in METRICS.items())
+
+
+def _import_time_imports(tree):
+    """Modules imported when the module runs: its top level and class bodies, not functions or ``if TYPE_CHECKING:``."""
+    import ast
+
+    out, todo = [], list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            out.append(node.module)
+        todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
+    return out
+
+
+def test_metrics_import_scipy_and_pandas_only_where_used():
+    # `import losslab` must not load scipy.special, scipy.stats or pandas through the metrics (issue 22: ~0.7 s):
+    # they are imported inside the functions that need them. Checked on the source, so that another module
+    # loading them first cannot hide an eager import here.
+    import ast
+    import pathlib
+
+    import losslab.metrics as M
+
+    heavy = ("scipy", "pandas", "sklearn", "matplotlib")
+    found = {}
+    for path in sorted(pathlib.Path(M.__file__).parent.glob("*.py")):
+        eager = [m for m in _import_time_imports(ast.parse(path.read_text())) if m.split(".")[0] in heavy]
+        if eager:
+            found[path.name] = eager
+    assert not found, found
+
+
+def test_the_import_check_sees_an_eager_import():
+    # so that the test above can fail: a top-level and a class-level import are seen, a function's is not
+    import ast
+
+    src = "import scipy.special as sps\nclass A:\n    from pandas import DataFrame\ndef f():\n    import sklearn\n"
+    assert sorted(_import_time_imports(ast.parse(src))) == ["pandas", "scipy.special"]

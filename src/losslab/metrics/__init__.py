@@ -4,8 +4,11 @@
   (``*_score`` higher-better, ``*_error``/``*_loss`` lower-better, as in scikit-learn);
 * :mod:`~losslab.metrics.calibration` — reliability curves and ECE with float labels;
 * :mod:`~losslab.metrics.scoring` — scores of a law's predictive distribution
-  (log score, CRPS with closed forms ``crps_<family>``, PIT, interval coverage and width,
-  energy score);
+  (log score, CRPS, PIT, interval coverage and width, energy score);
+* :mod:`~losslab.metrics.crps` — the CRPS closed forms ``crps_<family>`` and estimators;
+  :mod:`~losslab.metrics.registry` — which formula scores which distribution class
+  (:func:`register_crps`, :func:`register_pit`, as torch's ``register_kl``);
+* :mod:`~losslab.metrics.info` — what each metric is: direction, scale, what voids it;
 * :func:`evaluate` — every metric that applies to a law, with reasons for the rest.
 
 :data:`METRICS` lists every public metric by name; the test suite checks that each has a test.
@@ -26,6 +29,7 @@ from .point import (
     mean_squared_error,
     spearman_score,
 )
+from .registry import register_crps, register_pit
 from .scoring import (
     CRPS_CLOSED_FORMS,
     beta_cdf,
@@ -90,6 +94,8 @@ __all__ = [
     "DISTRIBUTIONAL_METRICS",
     "CRPS_CLOSED_FORMS",
     "EVALUATED_METRICS",
+    "register_crps",
+    "register_pit",
     "ReliabilityCurve",
     "evaluate",
     "point_kind",

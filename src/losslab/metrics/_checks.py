@@ -20,7 +20,7 @@ import torch
 
 from .._errors import LosslabError, check_finite, check_integer, check_number, shape_str
 
-__all__ = ["check_array", "check_pair", "check_unit_interval", "check_choice", "check_options", "checked_options"]
+__all__ = ["check_array", "check_pair", "check_unit_interval", "check_choice", "check_options", "checked_options", "label_tensors"]
 
 
 def check_array(
@@ -113,6 +113,32 @@ def check_pair(
         if not w.sum() > 0:
             raise LosslabError("sample_weight sums to 0; expected at least one positive weight")
     return yt, yp, w
+
+
+def label_tensors(y: Any, *params: Any, last_axis: bool = False) -> tuple[torch.Tensor, ...]:
+    """Convert ``y`` and parameters to tensors of one float dtype and check their shapes.
+
+    Parameters may broadcast to ``y``'s shape; ``y`` is never broadcast up (that would
+    silently score every label against every prediction). With ``last_axis=True`` the
+    parameters carry an extra last axis (mixture components, bins, atoms) that is left
+    out of the check. The shape check of every ``crps_<family>`` and of :func:`~losslab.metrics.beta_cdf`.
+
+    >>> [tuple(t.shape) for t in label_tensors(torch.zeros(3), 0.0, torch.ones(3))]
+    [(3,), (), (3,)]
+    """
+    ts = [p if torch.is_tensor(p) else None for p in (y, *params)]
+    ref = next((t for t in ts[1:] if t is not None and t.is_floating_point()), None)
+    if ref is None:
+        ref = ts[0] if ts[0] is not None and ts[0].is_floating_point() else torch.zeros((), dtype=torch.float64)
+    out = [torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for v in (y, *params)]
+    shapes = [t.shape[:-1] if last_axis else t.shape for t in out[1:]]
+    shape = torch.broadcast_shapes(out[0].shape, *shapes)
+    if shape != out[0].shape:
+        raise LosslabError(
+            f"y has shape {shape_str(out[0].shape)} but the parameters broadcast to {shape_str(shape)}; "
+            f"parameters may broadcast to the labels' shape, labels are never broadcast"
+        )
+    return tuple(out)
 
 
 def check_unit_interval(x: np.ndarray, name: str) -> None:

@@ -243,10 +243,10 @@ def calibration_error(
     check_choice(norm, "norm", ("l1", "l2", "max"))
     if debiased and norm != "l2":
         raise LosslabError(f"debiased=True needs norm='l2' (found norm={norm!r}); the debiased estimator is for the squared error")
-    return _calibration_error(yt, yp, w, n_bins, norm, strategy, debiased)
+    return calibration_error_unchecked(yt, yp, w, n_bins, norm, strategy, debiased)
 
 
-def _calibration_error(yt: np.ndarray, yp: np.ndarray, w: np.ndarray, n_bins: int, norm: str, strategy: str, debiased: bool) -> float:
+def calibration_error_unchecked(yt: np.ndarray, yp: np.ndarray, w: np.ndarray, n_bins: int, norm: str, strategy: str, debiased: bool) -> float:
     """:func:`calibration_error` of checked 1-d arrays (``w`` all ones when unweighted)."""
     edges = bin_edges(yp, n_bins, strategy)
     st = _bin_stats(yt, yp, w, _assign(yp, edges), len(edges) - 1)

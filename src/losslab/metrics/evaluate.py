@@ -11,9 +11,9 @@ import torch
 from .._errors import LosslabError
 from . import point as _point
 from ._checks import check_options, check_pair
-from .calibration import _calibration_error
+from .calibration import calibration_error_unchecked
 from .info import names as metric_names
-from .scoring import _crps_values, _interval, _pit_values, _uniform_distance, energy_score
+from .scoring import central_interval, crps_values, energy_score, pit_values, uniform_distance
 
 __all__ = ["evaluate", "EVALUATED_METRICS"]
 
@@ -38,7 +38,7 @@ def _columns(x: np.ndarray) -> list[np.ndarray]:
 def _bernoulli_kl_terms(y: np.ndarray, logits: np.ndarray) -> np.ndarray:
     r"""``KL(y || sigmoid(x))`` per element from the logits: :math:`y\log y + (1-y)\log(1-y) + y\,\mathrm{softplus}(-x)
     + (1-y)\,\mathrm{softplus}(x)`, finite wherever ``x`` is (``-log sigmoid(x)`` is ``softplus(-x)``)."""
-    return (_point._xlogy(y, y) + _point._xlogy(1 - y, 1 - y)) + (y * np.logaddexp(0.0, -logits) + (1 - y) * np.logaddexp(0.0, logits))
+    return (_point.xlogy(y, y) + _point.xlogy(1 - y, 1 - y)) + (y * np.logaddexp(0.0, -logits) + (1 - y) * np.logaddexp(0.0, logits))
 
 
 def point_kind(law: Any) -> str:
@@ -156,12 +156,12 @@ def evaluate(
         reasons["energy_score"] = "scalar law: the energy score equals the CRPS (see crps)"
         try:
             with torch.no_grad():
-                c, methods["crps"] = _crps_values(dist, yt, n_samples, seed)
-                u = _pit_values(dist, yt, seed)
-                lo, hi = _interval(dist, level, yt, n_samples, seed)
+                c, methods["crps"] = crps_values(dist, yt, n_samples, seed)
+                u = pit_values(dist, yt, seed)
+                lo, hi = central_interval(dist, level, yt, n_samples, seed)
             put("crps", per_element(c, "crps"))
             u_np = u.cpu().numpy().astype(np.float64)
-            put("pit_calibration_error", [_uniform_distance(col, "l1") for col in _columns(u_np)])
+            put("pit_calibration_error", [uniform_distance(col, "l1") for col in _columns(u_np)])
             put("interval_coverage", per_element(((yt >= lo) & (yt <= hi)).to(torch.float64)))
             put("interval_width", per_element((hi - lo).expand(yt.shape)))
         except LosslabError as exc:
@@ -176,9 +176,9 @@ def evaluate(
         per_element((y_np - m_np) ** 2, "mean_squared_error")
         per_element(np.abs(y_np - m_np), "mean_absolute_error")
     yc, mc = _columns(y_np), _columns(m_np)
-    put("mean_squared_error", [_point._mse(a, b, None) for a, b in zip(yc, mc)])
-    put("mean_absolute_error", [_point._mae(a, b, None) for a, b in zip(yc, mc)])
-    rhos = [_point._spearman(a, b, None) for a, b in zip(yc, mc)]
+    put("mean_squared_error", [_point.mse_unchecked(a, b, None) for a, b in zip(yc, mc)])
+    put("mean_absolute_error", [_point.mae_unchecked(a, b, None) for a, b in zip(yc, mc)])
+    rhos = [_point.spearman_unchecked(a, b, None) for a, b in zip(yc, mc)]
     put("spearman_score", [None if math.isnan(r) else r for r in rhos], "labels or mean predictions are constant")
 
     lab_ok = bool(((y_np >= 0) & (y_np <= 1)).all())
@@ -190,24 +190,24 @@ def evaluate(
         for name in _PROBABILITY_METRICS:
             reasons[name] = why
     else:
-        put("brier_loss", [_point._mse(a, b, None) for a, b in zip(yc, mc)])
+        put("brier_loss", [_point.mse_unchecked(a, b, None) for a, b in zip(yc, mc)])
         if mean_logits is not None:
             kl = _bernoulli_kl_terms(y_np, mean_logits.detach().cpu().numpy().astype(np.float64))
             put("bernoulli_kl", [max(float(c.mean()), 0.0) for c in _columns(kl)])
         else:
-            put("bernoulli_kl", [_point._bernoulli_kl(a, b, None) for a, b in zip(yc, mc)])
+            put("bernoulli_kl", [_point.bernoulli_kl_unchecked(a, b, None) for a, b in zip(yc, mc)])
         if per_row:
             rows["brier_loss"] = rows["mean_squared_error"]
-            x = _point._xlogy
+            x = _point.xlogy
             if mean_logits is not None:
                 per_element(kl, "bernoulli_kl")
             else:
                 per_element((x(y_np, y_np) - x(y_np, m_np)) + (x(1 - y_np, 1 - y_np) - x(1 - y_np, 1 - m_np)), "bernoulli_kl")
-        put("calibration_error", [_calibration_error(a, b, np.ones_like(a), n_bins, "l1", "uniform", False) for a, b in zip(yc, mc)])
+        put("calibration_error", [calibration_error_unchecked(a, b, np.ones_like(a), n_bins, "l1", "uniform", False) for a, b in zip(yc, mc)])
         aucs: list[float | None] = []
         for a, b in zip(yc, mc):
             try:
-                aucs.append(_point._auroc(a, b, threshold, None))
+                aucs.append(_point.auroc_unchecked(a, b, threshold, None))
             except LosslabError:
                 aucs.append(None)
         put("auroc_score", aucs, f"labels fall on one side of threshold={threshold:g} (in at least one output)")

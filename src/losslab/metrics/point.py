@@ -51,10 +51,11 @@ def mean_squared_error(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -
     0.04
     """
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
-    return _mse(yt, yp, w)
+    return mse_unchecked(yt, yp, w)
 
 
-def _mse(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
+def mse_unchecked(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
+    """:func:`mean_squared_error` on arrays :func:`check_pair` already checked (``evaluate`` calls it once per output)."""
     return _weighted_mean((yt - yp) ** 2, w)
 
 
@@ -75,10 +76,11 @@ def mean_absolute_error(y_true: Any, y_pred: Any, *, sample_weight: Any = None) 
     0.2
     """
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
-    return _mae(yt, yp, w)
+    return mae_unchecked(yt, yp, w)
 
 
-def _mae(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
+def mae_unchecked(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
+    """:func:`mean_absolute_error` on arrays :func:`check_pair` already checked (``evaluate`` calls it once per output)."""
     return _weighted_mean(np.abs(yt - yp), w)
 
 
@@ -105,10 +107,10 @@ def brier_loss(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
     check_unit_interval(yt, "y_true")
     check_unit_interval(yp, "y_pred")
-    return _mse(yt, yp, w)
+    return mse_unchecked(yt, yp, w)
 
 
-def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``x log y`` with ``0 log y = 0`` for every ``y >= 0`` (also ``y = 0``), as ``torch.xlogy`` does."""
     with np.errstate(divide="ignore"):
         return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
@@ -139,11 +141,12 @@ def bernoulli_kl(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> floa
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
     check_unit_interval(yt, "y_true")
     check_unit_interval(yp, "y_pred")
-    return _bernoulli_kl(yt, yp, w)
+    return bernoulli_kl_unchecked(yt, yp, w)
 
 
-def _bernoulli_kl(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
-    kl = (_xlogy(yt, yt) - _xlogy(yt, yp)) + (_xlogy(1 - yt, 1 - yt) - _xlogy(1 - yt, 1 - yp))
+def bernoulli_kl_unchecked(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
+    """:func:`bernoulli_kl` on arrays :func:`check_pair` already checked (``evaluate`` calls it once per output)."""
+    kl = (xlogy(yt, yt) - xlogy(yt, yp)) + (xlogy(1 - yt, 1 - yt) - xlogy(1 - yt, 1 - yp))
     # Each bracket is >= 0 in exact arithmetic only jointly; rounding can leave -1e-17 at p == y.
     return max(_weighted_mean(kl, w), 0.0)
 
@@ -200,10 +203,11 @@ def spearman_score(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> fl
     1.0
     """
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
-    return _spearman(yt, yp, w)
+    return spearman_unchecked(yt, yp, w)
 
 
-def _spearman(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
+def spearman_unchecked(yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> float:
+    """:func:`spearman_score` on arrays :func:`check_pair` already checked (``evaluate`` calls it once per output)."""
     w = np.ones(yt.shape[0]) if w is None else w
     yt2, yp2 = yt.reshape(yt.shape[0], -1), yp.reshape(yp.shape[0], -1)
     keep = w > 0
@@ -256,10 +260,11 @@ def auroc_score(y_true: Any, y_pred: Any, *, threshold: float = 0.5, sample_weig
     yt, yp, w = check_pair(y_true, y_pred, sample_weight)
     if not np.isfinite(threshold):
         raise LosslabError(f"threshold={threshold!r}; expected a finite number")
-    return _auroc(yt, yp, threshold, w)
+    return auroc_unchecked(yt, yp, threshold, w)
 
 
-def _auroc(yt: np.ndarray, yp: np.ndarray, threshold: float, w: np.ndarray | None) -> float:
+def auroc_unchecked(yt: np.ndarray, yp: np.ndarray, threshold: float, w: np.ndarray | None) -> float:
+    """:func:`auroc_score` on arrays :func:`check_pair` already checked (``evaluate`` calls it once per output)."""
     w = np.ones(yt.shape[0]) if w is None else w
     pos = (yt > threshold).astype(np.float64).reshape(yt.shape[0], -1)
     yp2 = yp.reshape(yp.shape[0], -1)
