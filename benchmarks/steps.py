@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 
 import losslab as ll
-from losslab.experiment.trainer import _per_replica, _Replicas, _segments
+from losslab.experiment.replicas import Replicas as _Replicas, law_segments as _segments, per_replica as _per_replica
 from losslab.laws import validation
 from losslab.models import build_model
 
