@@ -7,18 +7,22 @@ display); the ``plot_*`` functions draw that data with matplotlib.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..experiment.result import ComparisonResult
 from ..experiment.stats import higher_is_better
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built
+    import pandas as pd
 
 
 # ------------------------------------------------------------------------------ data
 def metric_dots_data(result: ComparisonResult, metric: str) -> pd.DataFrame:
     """Per law: mean, CI and the per-seed values of ``metric``."""
+    import pandas as pd
+
     table = result.table()
     rows = []
     for law in result.laws:
