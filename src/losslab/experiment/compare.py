@@ -64,6 +64,7 @@ def compare(
     lr: float = 3e-3,
     weight_decay: float = 0.0,
     patience: int = 20,
+    halving: Any = None,
     optimizer: str = "adam",
     device: str = "auto",
     replicas: bool | str = "auto",
@@ -91,6 +92,15 @@ def compare(
         seeds: a number of seeds (0..n-1) or the seeds themselves.
         primary_metric: the metric the recommendation ranks by.
         store: a SQLite path (finished runs are written at once and skipped when re-run) or a :class:`Store`.
+        halving: successive halving across laws, off by default (``losslab.experiment.halving``): ``10``
+            (or ``{"epoch": 10, "alpha": 0.01}``, or ``True`` for those) first trains every law's seeds for
+            10 epochs and stops each law whose validation ``primary_metric`` there is behind the leader's
+            by a one-sided paired t-test over seeds (Bonferroni over the laws at ``alpha``); the other
+            laws then train their whole runs as without halving. A stopped law's runs are stored with
+            status ``"stopped"``, the epoch, the leader and the p-value, and no test numbers: it has no
+            full-budget results, and the recommendation ranks the laws that ran. It changes what the
+            comparison computes, so it is a comparison of its own in the store. Nothing is stopped
+            with one law or one seed (the rung is then skipped).
         device: ``"auto"`` (CUDA, then Apple MPS, then the CPU), or a torch device name.
         replicas: train the seeds of each law as one batched model (``True``), one at a time
             (``False``), the seeds of all laws whose heads have one shape as one batched model
@@ -125,7 +135,9 @@ def compare(
         progress: a callable receiving event dicts (``grid``, ``run_start``, ``epoch``, ``run_end``).
     """
     from .. import data as lldata
+    from .halving import resolve_halving
 
+    halving = resolve_halving(halving)
     _check_arguments(primary_metric=primary_metric, split_seed=split_seed, val=val, test=test, store=store, progress=progress)
     ds = _as_dataset(data, **read_kwargs)
     if len(ds) < 3:
@@ -167,7 +179,13 @@ def compare(
         test=test,
         device=str(dev),
         cv=None if cv is None else int(cv),
+        halving=None if halving is None else halving.as_dict(),
     )
+    if halving is not None and halving.epoch >= cfg.train.epochs:
+        raise LosslabError(
+            f"halving epoch {halving.epoch} is not before the epoch cap epochs={cfg.train.epochs}: the rung would train every run "
+            "to the end; choose a rung of a few epochs (e.g. halving=10) or leave halving out"
+        )
     fixed_split = ds.splits is not None and len(ds.splits) > 1
     batched = _use_replicas(replicas, resolved, dev, cfg.train, fixed_split, len(seed_list))
     data_key = ds.fingerprint if streamed else fingerprint(ds.X, ds.y, ds.trials)
@@ -198,6 +216,7 @@ def compare(
         fixed_split=fixed_split,
         replicas=batched,
         store=st,
+        halving=halving if len(labels) > 1 and len(seed_list) > 1 else None,  # one law or one seed: nothing can be stopped
     )
     runs = _run_grid(plan, workers, progress)
     result = ComparisonResult(runs, cfg, data_meta=data_meta(stored_data), labels=report, store=st, versions=trained_with)
@@ -247,6 +266,10 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
 
     shared = None if plan.fixed_split else split_for(plan.config.split_seed)
     order = [(label, [s]) for s in seed_list for label in labels] if plan.fixed_split else [(label, seed_list) for label in labels]
+    if plan.halving is not None:  # the rung: laws behind there are stored as stopped, which the loop below reads back
+        from .halving import run_rung
+
+        plan.rungs.update(run_rung(plan, order, split_for, progress))
     jobs = []
     spread = n_workers != 1  # jobs leave this process: for worker processes, or for Ray tasks ("ray:N")
     together: list[tuple[str, list[int], list[int]]] | None = [] if batched == "laws" and shared is not None and not spread else None

@@ -37,9 +37,10 @@ class CompareConfig:
     device: str = "cpu"  # the torch device the runs trained on
     standardize: bool = True  # standardise table features with the training rows' mean and std
     cv: int | None = None  # k-fold cross-validation: run seed s tests on fold s % cv (None: one shared test split)
+    halving: dict[str, Any] | None = None  # successive halving across laws (experiment/halving.py); None: every law trains its runs
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "laws": [list(x) for x in self.laws],
             "seeds": list(self.seeds),
             "model": self.model,
@@ -52,6 +53,9 @@ class CompareConfig:
             "standardize": self.standardize,
             "cv": self.cv,
         }
+        if self.halving is not None:  # only when set: a comparison without it keeps the key it had before the option existed
+            out["halving"] = self.halving
+        return out
 
     @classmethod
     def from_dict(cls, c: dict[str, Any]) -> "CompareConfig":
@@ -68,6 +72,7 @@ class CompareConfig:
             device=c["device"],
             standardize=c["standardize"],
             cv=c.get("cv"),  # absent from stores written before k-fold comparisons
+            halving=c.get("halving"),
         )
 
 
@@ -91,6 +96,8 @@ class RunPlan:
     fixed_split: bool  # each seed has its own fixed split (the UCI sets): runs go one at a time
     replicas: bool | str  # the seeds of a law train as one batched model (True), with other laws' ("laws"), or not
     store: Store | None = None
+    halving: Any = None  # a halving.Halving: laws significantly behind at its rung epoch are stopped
+    rungs: dict[tuple[str, int], dict] = field(default_factory=dict)  # (label, seed) -> the survivor's rung, which its record keeps
 
     def for_worker(self) -> "RunPlan":
         """This plan without the store (an SQLite connection does not cross processes)."""
