@@ -11,7 +11,6 @@ and ``GridSearchCV`` work as with any scikit-learn regressor.
 from __future__ import annotations
 
 import functools
-import math
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -21,7 +20,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from ._errors import LosslabError, close_matches
+from ._errors import LosslabError
+from .data.features import FeatureEncoder, feature_scale, standardize
 from .laws import Law, ScalarLaw
 from .models import MLP, build_model
 
@@ -29,216 +29,11 @@ __all__ = ["Regressor"]
 
 _OPTIMIZERS = ("auto", "lbfgs", "adam")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# A column with more distinct strings than this (and than half the rows) is almost surely an identifier
-# (the same rule as the CSV reader's, losslab.data.readers).
-_MAX_CATEGORIES = 50
 
 
 def _mlp_trunk(input_shape: Sequence[int], hidden: tuple[int, ...]) -> MLP:
     # A module-level function (not a lambda), so that a factory built from it pickles.
     return MLP(int(np.prod(input_shape)), hidden=hidden)
-
-
-class _Encoder:
-    """Table -> float64 design matrix; categorical columns in treatment coding with categories fixed at fit.
-
-    Treatment coding (one 0/1 column per category except the first, the reference) keeps a
-    linear model with an intercept identifiable, as R's default contrasts do; the first
-    category is the first of a pandas ``Categorical``'s categories, else the smallest value.
-    """
-
-    def __init__(self) -> None:
-        self.columns: list[str] | None = None  # None: fitted on an array
-        self.n_columns = 0
-        self.categories: dict[str, list[Any]] = {}
-        self.names: list[str] = []
-
-    # ------------------------------------------------------------------ fit
-    def fit_transform(self, X: Any) -> np.ndarray:
-        if _is_frame(X):
-            self.columns = [str(c) for c in X.columns]
-            self.n_columns = len(self.columns)
-            if len(set(self.columns)) != self.n_columns:
-                raise LosslabError(f"X has duplicate column names {self.columns}; expected distinct names")
-            blocks, names = [], []
-            for col, name in zip(X.columns, self.columns):
-                if _is_categorical(X[col]):
-                    self.categories[name] = _categories(X[col], name)
-                block, block_names = self._column(X, col, name)
-                blocks.append(block)
-                names.extend(block_names)
-            self.names = names
-            return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(X), 0))
-        A = _numeric_array(X, "X")
-        self.n_columns = A.shape[1]
-        self.names = [f"x{i}" for i in range(A.shape[1])]
-        return A
-
-    # ------------------------------------------------------------ transform
-    def transform(self, X: Any) -> np.ndarray:
-        if _is_frame(X):
-            cols = [str(c) for c in X.columns]
-            if self.columns is None:
-                if len(cols) != self.n_columns:
-                    raise _n_features_error(len(cols), self.n_columns)
-                return _numeric_array(X.to_numpy(), "X")
-            missing = [c for c in self.columns if c not in cols]
-            if missing:
-                raise LosslabError(
-                    f"X lacks column {missing[0]!r}{close_matches(missing[0], cols)}; the model was fitted on "
-                    f"columns {self.columns}"
-                )
-            lookup = dict(zip(cols, X.columns))
-            blocks = [self._column(X, lookup[name], name)[0] for name in self.columns]
-            return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(X), 0))
-        if self.categories:
-            raise LosslabError(
-                f"X is a {type(X).__name__}; the model was fitted on a DataFrame with categorical column(s) "
-                f"{sorted(self.categories)}, so pass a DataFrame with the same columns"
-            )
-        A = _numeric_array(X, "X")
-        if A.shape[1] != self.n_columns:
-            raise _n_features_error(A.shape[1], self.n_columns)
-        return A
-
-    def _column(self, df: Any, col: Any, name: str) -> tuple[np.ndarray, list[str]]:
-        from .data.readers import _numeric_column
-
-        if name not in self.categories:
-            if _is_categorical(df[col]):
-                raise LosslabError(f"X column {name!r} holds categories; at fit it held numbers")
-            return _numeric_column("X", df.rename(columns={col: name})[[name]], name, "feature")[:, None], [name]
-        cats = self.categories[name]
-        values = df[col]
-        if values.isna().any():
-            rows = np.flatnonzero(values.isna().to_numpy())[:5].tolist()
-            raise LosslabError(f"X column {name!r} has missing categories at row(s) {rows}; expected a category in every row")
-        keys = [_key(v) for v in values.to_numpy()]
-        index = {_key(c): i for i, c in enumerate(cats)}
-        unknown = [v for v, k in zip(values.to_numpy(), keys) if k not in index]
-        if unknown:
-            raise LosslabError(
-                f"X column {name!r} holds category {unknown[0]!r}, unseen at fit; known categories: "
-                f"{[str(c) for c in cats][:12]}"
-            )
-        codes = np.array([index[k] for k in keys], dtype=np.int64)
-        # Column j is the indicator of category j + 1: the first category is the reference.
-        block = (codes[:, None] == np.arange(1, len(cats))[None, :]).astype(np.float64)
-        return block, [f"{name}_{c}" for c in cats[1:]]
-
-
-def _n_features_error(found: int, fitted: int) -> LosslabError:
-    # scikit-learn's wording, which its estimator checks match.
-    return LosslabError(f"X has {found} features, but Regressor is expecting {fitted} features as input")
-
-
-def _is_frame(X: Any) -> bool:
-    return hasattr(X, "columns") and hasattr(X, "iloc")
-
-
-def _is_categorical(col: Any) -> bool:
-    import pandas as pd
-
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return True
-    return not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col))
-
-
-def _key(v: Any) -> str:
-    # Categories are matched by their text, so 1, "1" and np.int64(1) name one category.
-    return str(v)
-
-
-def _categories(col: Any, name: str) -> list[Any]:
-    import pandas as pd
-
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        cats = list(col.cat.categories)
-    else:
-        present = col.dropna().unique().tolist()
-        try:
-            cats = sorted(present)
-        except TypeError:  # mixed types: order by text
-            cats = sorted(present, key=str)
-    if len(cats) > max(_MAX_CATEGORIES, len(col) // 2):
-        raise LosslabError(
-            f"X column {name!r} has {len(cats)} distinct values in {len(col)} rows, like an identifier; "
-            f"expected a category or numbers (drop the column)"
-        )
-    return cats
-
-
-def _numeric_array(X: Any, what: str) -> np.ndarray:
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise LosslabError(f"{what} is a sparse {type(X).__name__}; sparse input is not supported, pass {what}.toarray()")
-    raw = np.asarray(X)
-    if np.iscomplexobj(raw):
-        raise LosslabError(f"{what} holds complex numbers: Complex data not supported; expected real numbers")
-    try:
-        A = raw.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise LosslabError(f"{what} holds values that are not numbers ({str(exc).splitlines()[0]}); expected numbers") from None
-    if A.ndim != 2:
-        # "Reshape your data" is the phrase scikit-learn's own checks (and users) look for.
-        hint = f"; Reshape your data with {what}.reshape(-1, 1) for a single feature" if A.ndim == 1 else ""
-        raise LosslabError(f"{what} has {A.ndim} dimension(s), shape {A.shape}; expected a 2-d table (n_samples, n_features){hint}")
-    if A.shape[0] == 0 or A.shape[1] == 0:
-        raise LosslabError(
-            f"{what} has 0 sample(s) or 0 feature(s) (shape={A.shape}) while a minimum of 1 is required; expected a non-empty table"
-        )
-    bad = ~np.isfinite(A)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))[:5].tolist()
-        raise LosslabError(f"{what} holds {int(bad.sum())} NaN or infinite value(s), first at row(s) {rows}; expected finite numbers")
-    return A
-
-
-def _polish(net: Any, law: Law, data: Any, weight_decay: float, rounds: int = 20) -> None:
-    """Run full-batch L-BFGS on ``data`` until the objective stops decreasing.
-
-    The trainer keeps the weights of the epoch with the best validation loss, counting only
-    relative gains above 1e-9; near the optimum of a convex GLM the loss changes quadratically,
-    so gains that small still move coefficients by about 1e-6. With no held-out rows there is
-    nothing to stop early for, so the last digits are recovered here. Weights whose objective
-    is not lower (or not finite) are never kept.
-    """
-    from .laws import validation
-
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.LBFGS(
-        params, lr=1.0, max_iter=100, tolerance_grad=1e-12, tolerance_change=1e-30, line_search_fn="strong_wolfe"
-    )
-
-    def objective() -> torch.Tensor:
-        loss = law.loss(net(data.X), data.y, trials=data.trials)
-        if weight_decay:  # the trainer's L-BFGS objective, penalty included
-            loss = loss + 0.5 * weight_decay * sum((p * p).sum() for p in params)
-        return loss
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        loss = objective()
-        loss.backward()
-        return loss
-
-    net.train()
-    with validation(False):
-        with torch.no_grad():
-            best = float(objective())
-        for _ in range(rounds):
-            saved = [p.detach().clone() for p in params]
-            opt.step(closure)
-            with torch.no_grad():
-                now = float(objective())
-            if not (math.isfinite(now) and now <= best):
-                with torch.no_grad():
-                    for p, old in zip(params, saved):
-                        p.copy_(old)
-                return
-            moved = max(float((p.detach() - old).abs().max()) for p, old in zip(params, saved))
-            if moved <= 1e-12:
-                return
-            best = now
 
 
 class Regressor(RegressorMixin, BaseEstimator):
@@ -344,9 +139,10 @@ class Regressor(RegressorMixin, BaseEstimator):
 
         Returns ``self``.
         """
+        from .experiment.polish import polish_lbfgs
         from .experiment.trainer import Split, TrainConfig, resolve_device, train
 
-        encoder = _Encoder()
+        encoder = FeatureEncoder()
         A = encoder.fit_transform(X)
         if A.shape[0] == 0 or A.shape[1] == 0:  # a DataFrame with no rows or no columns
             raise LosslabError(f"X has shape {A.shape}; expected at least one row and one feature")
@@ -360,11 +156,10 @@ class Regressor(RegressorMixin, BaseEstimator):
         device = resolve_device(self.device)
 
         if self.standardize:
-            mu, sd = A.mean(axis=0), A.std(axis=0)
-            sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)  # constant columns stay as they are
+            mu, sd = feature_scale(A)  # constant columns keep their scale (data.features.floor_std)
         else:
             mu, sd = np.zeros(A.shape[1]), np.ones(A.shape[1])
-        Z = (A - mu) / sd
+        Z = standardize(A, mu, sd)
 
         tr_idx, va_idx = self._split(len(Z), optimizer, seed)
 
@@ -396,7 +191,7 @@ class Regressor(RegressorMixin, BaseEstimator):
                 f"standardise the labels or choose another law"
             )
         if optimizer == "lbfgs":
-            _polish(net, law, tr, self.weight_decay)
+            polish_lbfgs(net, law, tr, self.weight_decay)
         net.eval()
 
         self.model_ = net
@@ -493,7 +288,7 @@ class Regressor(RegressorMixin, BaseEstimator):
     def _params(self, X: Any) -> dict[str, torch.Tensor]:
         check_is_fitted(self, "model_")
         A = self._encoder.transform(X)
-        Z = torch.as_tensor((A - self.x_mean_) / self.x_scale_, dtype=self._dtype, device=self._device)
+        Z = torch.as_tensor(standardize(A, self.x_mean_, self.x_scale_), dtype=self._dtype, device=self._device)
         return self.law_.link(self.model_(Z))
 
     def _trials_for(self, trials: Any, params: dict[str, torch.Tensor], what: str) -> torch.Tensor | None:

@@ -16,14 +16,12 @@ import numpy as np
 
 from .._errors import LosslabError, close_matches
 from .dataset import Dataset, images_to_nchw, in_columns, from_arrays
+from .features import MAX_CATEGORIES
 
 if TYPE_CHECKING:
     from .streaming import StreamingDataset
 
 _SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-# A categorical column with more distinct strings than this (and than half the rows) is almost
-# surely an identifier; one-hot encoding it would silently add thousands of useless features.
-_MAX_CATEGORIES = 50
 
 
 def _rows(mask: np.ndarray, k: int = 5) -> str:
@@ -69,9 +67,6 @@ def numeric_column(source: str, df: Any, column: str, role: str) -> np.ndarray:
     return values
 
 
-_numeric_column = numeric_column  # TEMP: the old name, for estimator.py until its import is renamed (issue 22)
-
-
 def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[str]]:
     """One feature column: numeric as is, categorical one-hot encoded (pandas.get_dummies)."""
     import pandas as pd
@@ -100,7 +95,7 @@ def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[
             f"row(s) {_rows(missing)}; expected a category in every row"
         )
     n_cat = present.nunique()
-    if n_cat > max(_MAX_CATEGORIES, len(col) // 2):
+    if n_cat > max(MAX_CATEGORIES, len(col) // 2):
         raise LosslabError(
             f"{source}: categorical feature column {column!r} has {n_cat} distinct values in {len(col)} rows, "
             f"like an identifier; expected a category (leave it out with features=[...])"

@@ -28,6 +28,7 @@ import torch
 from torch.distributions import Distribution
 
 from .._errors import LosslabError, close_matches, first_rows, listing
+from ..data.features import standardize
 from ..laws import Law
 from .ensemble import EqualMixture
 from .model_file import (  # noqa: F401  the names below load_model's: re-exported from where they were defined before
@@ -208,7 +209,7 @@ class Predictor:
         A = self.features(X)
         out = []
         for m in self.members:
-            Z = A if m.mean is None else ((A - m.mean) / m.std).astype(np.float32, copy=False)
+            Z = A if m.mean is None else standardize(A, m.mean, m.std).astype(np.float32, copy=False)
             raws = []
             for i in range(0, len(Z), CHUNK):
                 x = torch.as_tensor(Z[i : i + CHUNK], device=self.device)

@@ -19,6 +19,7 @@ from .._errors import LosslabError
 from ..laws import Law
 from ..laws.spec import n_targets
 from ..models import LawModel, build_model, channels_last
+from ..data.features import feature_scale, standardize
 from ..data.streaming import StreamingDataset
 from .plan import RunPlan
 from .model_file import run_arrays, run_spec
@@ -36,8 +37,7 @@ def split_tensors(plan: RunPlan, idx: dict[str, np.ndarray]) -> dict[str, Split]
     X = ds.X.astype(np.float32, copy=False)
     scaling = feature_scaling(plan, X, idx["train"])
     if scaling is not None:
-        mu, sd = scaling
-        X = (X - mu) / sd
+        X = standardize(X, *scaling)
     out = {}
     for part, rows in idx.items():
         out[part] = Split(
@@ -53,14 +53,14 @@ def split_tensors(plan: RunPlan, idx: dict[str, np.ndarray]) -> dict[str, Split]
 def feature_scaling(plan: RunPlan, X: np.ndarray, train_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The training rows' mean and standard deviation of each table feature (1 for a constant one); None for images.
 
+    :func:`losslab.data.features.feature_scale`, the Regressor's standardiser and floor.
+
     One function for training (:func:`split_tensors`) and for the predictor a run keeps
     (:func:`record`), so new inputs are mapped exactly as the training rows were.
     """
     if not (plan.config.standardize and plan.data.kind == "table"):
         return None
-    mu = X[train_rows].mean(axis=0)
-    sd = X[train_rows].std(axis=0)
-    return mu, np.where(sd > 1e-8, sd, 1.0)
+    return feature_scale(X[train_rows])
 
 
 def split_indices(plan: RunPlan, seed: int) -> dict[str, np.ndarray]:

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .._errors import LosslabError
+from ..data.features import floor_std, standardize
 from ..data.streaming import StreamingDataset
 from ..models import channels_last
 from .trainer import Split
@@ -108,7 +109,7 @@ class StreamSplit:
         """A read batch as the in-memory split holds it: standardised with the same float32 operations, on the device."""
         if self.scale is not None:
             mu, sd = self.scale
-            arr = (arr - mu) / sd
+            arr = standardize(arr, mu, sd)
         return channels_last(torch.as_tensor(arr, device=self._device))
 
     def _part(self, pos: Any) -> "StreamSplit":
@@ -162,7 +163,7 @@ def train_scale(data: StreamingDataset, rows: np.ndarray) -> tuple[np.ndarray, n
     if data.sample_shape == (1,):
         column = np.concatenate(list(data.batches(parts)))
         mu, sd = column.mean(axis=0), column.std(axis=0)
-        return mu, np.where(sd > 1e-8, sd, 1.0)
+        return mu, floor_std(mu, sd)
 
     def running(batches: Iterator[np.ndarray], term) -> np.ndarray:
         acc = None
@@ -179,7 +180,7 @@ def train_scale(data: StreamingDataset, rows: np.ndarray) -> tuple[np.ndarray, n
         return d * d
 
     sd = np.sqrt((running(data.batches(parts), squared).astype(np.float64) / n).astype(np.float32))
-    sd = np.where(sd > 1e-8, sd, 1.0)
+    sd = floor_std(mu, sd)
     return mu, sd
 
 
