@@ -16,212 +16,14 @@ import numpy as np
 
 from .._errors import LosslabError, close_matches
 from .dataset import Dataset, images_to_nchw, in_columns, from_arrays
-from .features import MAX_CATEGORIES
+from .tables import SPLIT_NAMES, frame_dataset, missing_column, numeric_column, row_list, split_from_column
 
 if TYPE_CHECKING:
     from .streaming import StreamingDataset
 
-_SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-
-
-def _rows(mask: np.ndarray, k: int = 5) -> str:
-    idx = np.flatnonzero(mask)[:k].tolist()
-    return f"{idx}" + ("" if int(mask.sum()) <= k else " ...")
-
-
-def _missing_column(source: str, column: str, columns: Sequence[str], role: str) -> LosslabError:
-    listed = ", ".join(map(str, columns[:12])) + (" ..." if len(columns) > 12 else "")
-    return LosslabError(
-        f"{source}: no {role} column {column!r}{close_matches(str(column), [str(c) for c in columns])}; "
-        f"its columns: {listed}"
-    )
-
-
-def numeric_column(source: str, df: Any, column: str, role: str) -> np.ndarray:
-    """The column as float64; non-numeric cells, missing values and infinities raise, naming rows."""
-    import pandas as pd
-
-    col = df[column]
-    if pd.api.types.is_bool_dtype(col):
-        col = col.astype(float)
-    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    missing = col.isna().to_numpy()
-    unparsed = np.isnan(values) & ~missing
-    if unparsed.any():
-        first = col[unparsed].iloc[0]
-        raise LosslabError(
-            f"{source}: {role} column {column!r} holds {int(unparsed.sum())} non-numeric value(s) such as {first!r} "
-            f"at row(s) {_rows(unparsed)}; expected numbers"
-        )
-    if missing.any():
-        raise LosslabError(
-            f"{source}: {role} column {column!r} has {int(missing.sum())} missing value(s) (NaN), first at row(s) "
-            f"{_rows(missing)}; expected a number in every row"
-        )
-    inf = np.isinf(values)
-    if inf.any():
-        raise LosslabError(
-            f"{source}: {role} column {column!r} has {int(inf.sum())} infinite value(s), first at row(s) "
-            f"{_rows(inf)}; expected finite numbers"
-        )
-    return values
-
-
-def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[str]]:
-    """One feature column: numeric as is, categorical one-hot encoded (pandas.get_dummies)."""
-    import pandas as pd
-
-    col = df[column]
-    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-        return numeric_column(source, df, column, "feature")[:, None], [str(column)]
-    present = col.dropna()
-    parsed = pd.to_numeric(present, errors="coerce")
-    # Mostly numbers with some text is a broken numeric column (typos, "n/a" spellings), not
-    # categories: one-hot encoding it would turn every distinct number into a feature.
-    if len(present) and parsed.notna().mean() >= 0.5:
-        text = parsed.isna()
-        if text.any():
-            unparsed = col.index.isin(present.index[text.to_numpy()])
-            raise LosslabError(
-                f"{source}: feature column {column!r} holds {int(text.sum())} non-numeric value(s) such as "
-                f"{present[text].iloc[0]!r} at row(s) {_rows(unparsed)} among {int((~text).sum())} numbers (mixed "
-                f"types); expected numbers (fix those cells, or leave the column out with features=[...])"
-            )
-        return numeric_column(source, df, column, "feature")[:, None], [str(column)]
-    missing = col.isna().to_numpy()
-    if missing.any():
-        raise LosslabError(
-            f"{source}: categorical feature column {column!r} has {int(missing.sum())} missing value(s), first at "
-            f"row(s) {_rows(missing)}; expected a category in every row"
-        )
-    n_cat = present.nunique()
-    if n_cat > max(MAX_CATEGORIES, len(col) // 2):
-        raise LosslabError(
-            f"{source}: categorical feature column {column!r} has {n_cat} distinct values in {len(col)} rows, "
-            f"like an identifier; expected a category (leave it out with features=[...])"
-        )
-    dummies = pd.get_dummies(col.astype(str), prefix=str(column), dtype=np.float64)
-    return dummies.to_numpy(), [str(c) for c in dummies.columns]
-
-
-def _split_from_column(source: str, df: Any, column: str) -> list[dict[str, np.ndarray]]:
-    raw = df[column]
-    names = raw.astype(str).str.strip().str.lower().to_numpy()
-    mapped = np.array([_SPLIT_NAMES.get(v, "") for v in names])
-    bad = (mapped == "") | raw.isna().to_numpy()
-    if bad.any():
-        first = raw[bad].iloc[0]
-        raise LosslabError(
-            f"{source}: split column {column!r} holds {int(bad.sum())} value(s) such as {first!r} at row(s) "
-            f"{_rows(bad)}; expected 'train', 'val' or 'test'"
-        )
-    split = {k: np.flatnonzero(mapped == k) for k in ("train", "val", "test") if (mapped == k).any()}
-    if "train" not in split:
-        raise LosslabError(f"{source}: split column {column!r} names no 'train' row; expected some training rows")
-    return [split]
-
-
-def _from_frame(
-    df: Any,
-    source: str,
-    *,
-    name: str,
-    target: str | Sequence[str] | None,
-    features: Sequence[str] | None,
-    trials: str | Sequence[str] | None,
-    split: str | None,
-    splits: list[dict[str, np.ndarray]] | None = None,
-) -> Dataset:
-    if len(df.columns) == 0:
-        raise LosslabError(f"{source}: the file has no columns; expected a header with a target column")
-    if len(df) == 0:
-        raise LosslabError(f"{source}: the file has a header but no data rows; expected at least one row")
-    df = df.reset_index(drop=True)
-    if not all(isinstance(c, str) for c in df.columns):
-        df.columns = [str(c) for c in df.columns]
-    columns = list(df.columns)
-    if target is None:
-        listed = ", ".join(map(str, columns[:12])) + (" ..." if len(columns) > 12 else "")
-        raise LosslabError(
-            f"{source}: no target column given; expected target= (--target on the command line) naming the label "
-            f"column, one of: {listed}"
-        )
-    targets = [target] if isinstance(target, str) else list(target)
-    if not targets:
-        raise LosslabError(f"{source}: target is empty; expected a column name or a list of column names")
-    trial_cols: list[str] = []
-    if trials is not None:
-        trial_cols = [trials] if isinstance(trials, str) else list(trials)
-        if len(trial_cols) not in (1, len(targets)):
-            raise LosslabError(
-                f"{source}: {len(trial_cols)} trials columns for {len(targets)} targets; expected one, or one per target"
-            )
-    for role, cols in (("target", targets), ("trials", trial_cols), ("split", [split] if split else [])):
-        for c in cols:
-            if c not in columns:
-                raise _missing_column(source, c, columns, role)
-    used = set(targets) | set(trial_cols) | ({split} if split else set())
-    if features is None:
-        feats = [c for c in columns if c not in used]
-    else:
-        feats = [features] if isinstance(features, str) else list(features)
-        for c in feats:
-            if c not in columns:
-                raise _missing_column(source, c, columns, "feature")
-        clash = [c for c in feats if c in used]
-        if clash:
-            raise LosslabError(f"{source}: column {clash[0]!r} is both a feature and a target/trials/split column")
-    if not feats:
-        raise LosslabError(f"{source}: no feature column is left besides {sorted(used)}; expected at least one")
-
-    y = np.stack([numeric_column(source, df, c, "target") for c in targets], axis=1)
-    blocks, names = [], []
-    for c in feats:
-        block, block_names = _feature_block(source, df, c)
-        blocks.append(block)
-        names.extend(block_names)
-    X = np.concatenate(blocks, axis=1)
-    t = None
-    if trial_cols:
-        t = np.stack([numeric_column(source, df, c, "trials") for c in trial_cols], axis=1)
-        bad = (t <= 0).any(axis=1)
-        if bad.any():
-            raise LosslabError(
-                f"{source}: trials column(s) {trial_cols} hold {int(bad.sum())} row(s) with counts <= 0, first at row(s) "
-                f"{_rows(bad)}; expected counts n >= 1"
-            )
-        frac = (np.abs(t - np.rint(t)) > 1e-6 * np.maximum(t, 1.0)).any(axis=1)
-        if frac.any():
-            first = t[frac][0]
-            raise LosslabError(
-                f"{source}: trials column(s) {trial_cols} hold {int(frac.sum())} row(s) with non-integer counts such as "
-                f"{first[np.abs(first - np.rint(first)) > 0][0]:g}, first at row(s) {_rows(frac)}; expected whole "
-                f"numbers n >= 1 (the number of trials behind each k/n label)"
-            )
-        out = ((y < 0) | (y > 1)).any(axis=1)
-        if out.any():
-            raise LosslabError(
-                f"{source}: target column(s) {targets} hold {int(out.sum())} row(s) outside [0, 1] although trials are "
-                f"given, first at row(s) {_rows(out)}; expected fractions k/n with 0 <= k <= n"
-            )
-        if t.shape[1] == 1 and y.shape[1] > 1:
-            t = np.repeat(t, y.shape[1], axis=1)
-    if split is not None:
-        splits = _split_from_column(source, df, split)
-    return from_arrays(
-        X,
-        y,
-        trials=t,
-        name=name,
-        kind="table",
-        splits=splits,
-        feature_names=names,
-        target_names=[str(c) for c in targets],
-        meta={"source": source},
-    )
-
 
 def check_file(path: Any, what: str) -> Path:
+    """``path`` as a Path that exists (a file, unless ``what`` is "folder"); else one line with close names."""
     p = Path(path).expanduser()
     if not p.exists():
         siblings = [c.name for c in p.parent.iterdir()] if p.parent.is_dir() else []
@@ -242,7 +44,7 @@ def _table_dataset(func: str, path: Any, reader: Any, what: str, *, target, feat
     if isinstance(path, Mapping) and split is not None:
         raise LosslabError(f"{func} got both split files and split=; expected one way of giving the split")
     df, source, name, splits = _read_tables(path, reader, what)
-    return _from_frame(df, source, name=name, target=target, features=features, trials=trials, split=split, splits=splits)
+    return frame_dataset(df, source, name=name, target=target, features=features, trials=trials, split=split, splits=splits)
 
 
 def _read_tables(path: Any, reader: Any, what: str) -> tuple[Any, str, str, list[dict[str, np.ndarray]] | None]:
@@ -252,7 +54,7 @@ def _read_tables(path: Any, reader: Any, what: str) -> tuple[Any, str, str, list
     if isinstance(path, Mapping):
         frames, splits, start = [], {}, 0
         for key, p in path.items():
-            part = _SPLIT_NAMES.get(str(key).lower())
+            part = SPLIT_NAMES.get(str(key).lower())
             if part is None:
                 raise LosslabError(f"split file key {key!r}; expected 'train', 'val' or 'test'")
             df = reader(check_file(p, what))
@@ -403,13 +205,13 @@ def read_npz(
                 cols = in_columns(~np.isfinite(arr)) if arr.ndim == 2 else ""
                 raise LosslabError(
                     f"{p}: array {key!r} has {int(bad.sum())} row(s) with NaN or inf{cols}, first at row(s) "
-                    f"{_rows(bad)}; expected finite numbers"
+                    f"{row_list(bad)}; expected finite numbers"
                 )
     splits = None
     if S is not None:
         import pandas as pd
 
-        splits = _split_from_column(f"{p}", pd.DataFrame({split: S.astype(str)}), split)
+        splits = split_from_column(f"{p}", pd.DataFrame({split: S.astype(str)}), split)
     kind = "image" if X.ndim in (3, 4) else "table"
     if kind == "image":
         X = images_to_nchw(f"{p}: {x!r}", X)
@@ -497,14 +299,14 @@ def read_image_folder(
     wanted = [("filename", "required")] + [(c, "required" if c == "label" else "label") for c in targets]
     for c, role in wanted + ([(trials, "trials")] if trials is not None else []):
         if c not in df.columns:
-            raise _missing_column(str(lab), c, list(df.columns), role)
+            raise missing_column(str(lab), c, list(df.columns), role)
     if len(df) == 0:
         raise LosslabError(f"{lab}: the file has a header but no data rows; expected one row per image")
     y = np.stack([numeric_column(str(lab), df, c, "label") for c in targets], axis=1)
     t = None
     if trials is not None:
         t = numeric_column(str(lab), df, trials, "trials")
-    splits = _split_from_column(str(lab), df, "split") if "split" in df.columns else None
+    splits = split_from_column(str(lab), df, "split") if "split" in df.columns else None
 
     files = df["filename"].astype(str).str.strip().tolist()
     if stream is not False:
