@@ -266,6 +266,8 @@ def bench_data(
         "ours_metric": rec.value,
         "ours_epochs": float(epochs_run.mean()),
         "ours_status": {str(k): int(v) for k, v in res.frame()["status"].value_counts().items()},
+        # successive halving: each stopped law and why (its runs' reason; one per law)
+        "ours_stops": {r["law"]: r["history"]["stopped"]["reason"] for r in res.runs if r["status"] == "stopped"},
         "naive_winner": nv.winner,
         "naive_metric": nv.winner_value,
         "naive_epochs": naive_epochs,
@@ -282,6 +284,8 @@ def _print(r: dict, args, epochs: int, naive_epochs: int) -> None:
     )
     if set(r["ours_status"]) != {"ok"}:
         print(f"  losslab runs by status: {r['ours_status']}")
+    for law, why in r["ours_stops"].items():
+        print(f"  losslab {law}: {why}")
     print(f"  {'':8s} {'median s':>9s} {'min-max':>15s}   winner (mean test MSE over seeds)")
     print(f"  {'losslab':8s} {r['ours']:9.1f} {r['ours_range'][0]:7.1f}-{r['ours_range'][1]:<7.1f}   {r['ours_winner']} ({r['ours_metric']:.5f})")
     print(f"  {'naive':8s} {r['naive']:9.1f} {r['naive_range'][0]:7.1f}-{r['naive_range'][1]:<7.1f}   {r['naive_winner']} ({r['naive_metric']:.5f})")
@@ -332,6 +336,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "--replicas", default="auto", choices=["auto", "true", "false", "laws"], help="ll.compare's replica batching ('laws': laws of one head shape together)"
     )
     parser.add_argument("--workers", type=int, default=1, help="ll.compare's worker processes (laws side by side; the naive loop stays one process)")
+    parser.add_argument(
+        "--halving", default=None, metavar="EPOCHS",
+        help="ll.compare's successive halving across laws: laws significantly behind at these epochs (comma-separated rungs) stop (default: off)",
+    )  # fmt: skip
+    parser.add_argument("--halving-alpha", type=float, default=0.01, help="the level of --halving's test (Bonferroni over the laws)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 160 rows (all of a data set with fixed splits), 2 laws, 2 seeds, 2 epochs, 1 repetition")
     args = parser.parse_args(argv)
     if args.threads:
@@ -340,6 +349,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     unknown = [law for law in chosen or [] if law not in naive.NAIVE_LAWS]
     if unknown:
         parser.error(f"--laws: no naive reference for {unknown}; choose from {sorted(naive.NAIVE_LAWS)}")
+    try:
+        rungs = None if args.halving is None else [int(k) for k in args.halving.split(",")]
+    except ValueError:
+        parser.error(f"--halving {args.halving}: expected whole numbers of epochs separated by commas, e.g. 5 or 5,10")
     if args.eval_every < 1:
         parser.error(f"--eval-every {args.eval_every}: expected a whole number of epochs >= 1")
     seeds, reps = args.seeds, args.reps or 5
@@ -348,6 +361,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, device {args.device}; "
         f"{seeds} seeds, {reps} alternating repetition(s) per side, losslab workers {args.workers}"
+        + ("" if rungs is None else f", losslab halving at epoch(s) {args.halving} (alpha {args.halving_alpha:g})")
     )
     results = []
     for name in [s.strip() for s in args.data.split(",") if s.strip()]:
@@ -367,6 +381,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             patience=args.patience, reps=reps, device=args.device,
             replicas={"auto": "auto", "true": True, "false": False, "laws": "laws"}[args.replicas], workers=args.workers,
             eval_every=args.eval_every,
+            compare_kwargs=None if rungs is None else {"halving": {"rungs": [1] if args.quick else rungs, "alpha": args.halving_alpha}},
         )  # fmt: skip
         results.append(r)
         _print(r, args, epochs, naive_epochs)

@@ -48,8 +48,7 @@ def _values(rng, means, n=5, noise=0.01):
 def test_decide_stops_exactly_the_laws_whose_p_is_below_alpha_over_the_other_laws():
     rng = np.random.default_rng(1)
     values = _values(rng, {"a": 1.0, "b": 1.002, "c": 1.05, "d": 1.2})
-    h = Halving(epoch=3, alpha=0.01)
-    stops = decide(values, "mean_squared_error", h)
+    stops = decide(values, "mean_squared_error", alpha=0.01, epoch=3)
     leader = min(values, key=lambda law: np.mean(list(values[law].values())))
     assert leader in "ab" and leader not in stops  # a and b are 0.002 apart, within the noise: either may lead
     for law in set("abcd") - {leader}:
@@ -68,27 +67,29 @@ def test_decide_follows_the_metrics_direction():
     # a score where higher is better: the leader has the highest mean, and the laws below it stop
     rng = np.random.default_rng(2)
     values = _values(rng, {"a": 0.9, "b": 0.7})
-    assert set(decide(values, "r2_score", Halving(alpha=0.05))) == {"b"}
-    assert set(decide(values, "mean_squared_error", Halving(alpha=0.05))) == {"a"}
+    assert set(decide(values, "r2_score", alpha=0.05, epoch=10)) == {"b"}
+    assert set(decide(values, "mean_squared_error", alpha=0.05, epoch=10)) == {"a"}
 
 
 def test_decide_leaves_out_what_it_cannot_test():
-    h = Halving(alpha=0.5)
+    h = dict(alpha=0.5, epoch=10)
     # one seed: no paired test, nothing stops
-    assert decide({"a": {0: 1.0}, "b": {0: 5.0}}, "mean_squared_error", h) == {}
+    assert decide({"a": {0: 1.0}, "b": {0: 5.0}}, "mean_squared_error", **h) == {}
     # a law whose every seed diverged before the rung is not stopped (its runs diverge and say so)
-    assert decide({"a": {0: 1.0, 1: 1.1}, "b": {0: math.nan, 1: None}}, "mean_squared_error", h) == {}
+    assert decide({"a": {0: 1.0, 1: 1.1}, "b": {0: math.nan, 1: None}}, "mean_squared_error", **h) == {}
     # a diverged seed is left out of the pairs: 2 of the 3 seeds are paired
-    stops = decide({"a": {0: 1.0, 1: 1.1, 2: 0.9}, "b": {0: 2.0, 1: 2.2, 2: math.nan}}, "mean_squared_error", h)
+    stops = decide({"a": {0: 1.0, 1: 1.1, 2: 0.9}, "b": {0: 2.0, 1: 2.2, 2: math.nan}}, "mean_squared_error", **h)
     assert stops["b"].n == 2
 
 
 def test_resolve_halving_forms_and_errors():
     assert resolve_halving(None) is None and resolve_halving(False) is None
-    assert resolve_halving(True) == Halving() == Halving(epoch=10, alpha=0.01)
-    assert resolve_halving(7) == Halving(epoch=7)
+    assert resolve_halving(True) == Halving() == Halving(rungs=(10,), alpha=0.01)
+    assert resolve_halving(7) == Halving(rungs=(7,)) == resolve_halving({"rungs": 7})
+    assert resolve_halving([5, 10]) == Halving(rungs=(5, 10)) == resolve_halving({"rungs": [5, 10]})
     assert resolve_halving({"alpha": 0.05}) == Halving(alpha=0.05)
-    for bad, words in (("ten", "halving='ten'"), ({"rung": 3}, "unknown option(s) ['rung']"), (0, "halving epoch"),
+    for bad, words in (("ten", "halving='ten'"), ({"rung": 3}, "unknown option(s) ['rung']"), (0, "halving rung"),
+                       ((10, 5), "increasing order"), ((5, 5), "increasing order"), ((), "one or more epochs"),
                        ({"alpha": 1.5}, "halving alpha"), (2.5, "halving=2.5")):  # fmt: skip
         with pytest.raises(LosslabError) as exc:
             resolve_halving(bad)
@@ -106,7 +107,9 @@ def _data():
 LAWS = ["gaussian", "gaussian-hetero", "student-t", "laplace-hetero"]
 KW = dict(laws=LAWS, seeds=3, model="mlp", epochs=6, batch_size=32, patience=3)
 #: alpha 0.2 over 3 laws stops gaussian-hetero and student-t on this data at epoch 2 (p = 0.016 and 0.022 < 0.067)
-HALVING = {"epoch": 2, "alpha": 0.2}
+HALVING = {"rungs": [2], "alpha": 0.2}
+#: two rungs; alpha 0.5 stops gaussian-hetero and student-t at epoch 1, laplace-hetero at epoch 3
+TWO = {"rungs": [1, 3], "alpha": 0.5}
 
 
 def _copy(src, dst) -> None:
@@ -116,7 +119,7 @@ def _copy(src, dst) -> None:
 
 
 def _numbers(result) -> dict:
-    return {(r["law"], r["seed"]): (r["status"], {k: v for k, v in r["metrics"].items() if isinstance(v, float)}, r["history"].get("rung"),
+    return {(r["law"], r["seed"]): (r["status"], {k: v for k, v in r["metrics"].items() if isinstance(v, float)}, r["history"].get("rungs"),
                                     r["history"].get("stopped"))
             for r in result.runs}  # fmt: skip
 
@@ -136,7 +139,7 @@ def test_stopped_laws_are_recorded_with_their_reason(halved):
     assert back.config.halving == HALVING
     for r in back.runs:
         h = r["history"]
-        assert h["rung"]["epoch"] == 2 and h["rung"]["metric"] == "mean_squared_error" and math.isfinite(h["rung"]["value"])
+        assert [(e["epoch"], e["metric"]) for e in h["rungs"]] == [(2, "mean_squared_error")] and math.isfinite(h["rungs"][0]["value"])
         if r["status"] == "stopped":
             st = h["stopped"]
             assert st["behind"] == "gaussian" and st["epoch"] == 2 and st["p_value"] < st["threshold"] == pytest.approx(0.2 / 3)
@@ -153,7 +156,7 @@ def test_the_rung_is_each_run_trained_for_that_many_epochs(halved):
     _, res = halved
     short = compare(_data(), **{**KW, "epochs": 2})
     want = {(r["law"], r["seed"]): r["history"]["val_metric"]["value"] for r in short.runs}
-    assert {(r["law"], r["seed"]): r["history"]["rung"]["value"] for r in res.runs} == want
+    assert {(r["law"], r["seed"]): r["history"]["rungs"][0]["value"] for r in res.runs} == want
 
 
 def test_the_survivors_runs_are_those_of_the_comparison_without_halving(halved):
@@ -221,13 +224,13 @@ def test_halving_with_fixed_splits_probes_seed_by_seed():
     res = compare(ds, halving=HALVING, **KW)
     short = compare(ds, **{**KW, "epochs": 2})
     want = {(r["law"], r["seed"]): r["history"]["val_metric"]["value"] for r in short.runs}
-    assert {(r["law"], r["seed"]): r["history"]["rung"]["value"] for r in res.runs} == want
+    assert {(r["law"], r["seed"]): r["history"]["rungs"][0]["value"] for r in res.runs} == want
     assert all(r["config"]["replicas"] == 1 for r in res.runs if r["status"] == "ok")
 
 
 def test_halving_arguments_are_checked_before_training():
-    with pytest.raises(LosslabError, match=r"halving epoch 6 is not before the epoch cap epochs=6") as exc:
-        compare(_data(), halving=6, **KW)
+    with pytest.raises(LosslabError, match=r"halving rung 6 is not before the epoch cap epochs=6") as exc:
+        compare(_data(), halving=(2, 6), **KW)
     assert "\n" not in str(exc.value)
     with pytest.raises(LosslabError, match="halving='soon'"):
         compare(_data(), halving="soon", **KW)
@@ -240,3 +243,38 @@ def test_one_law_or_one_seed_skips_the_rung():
     events = []
     res = compare(_data(), **{**KW, "seeds": 1}, halving=HALVING, progress=events.append)
     assert not any(e["event"] == "halving" for e in events) and all(r["status"] == "ok" for r in res.runs)
+
+
+def test_two_rungs_stop_at_the_second_what_the_first_let_through():
+    # alpha 0.5 on this data: gaussian-hetero and student-t stop at epoch 1, laplace-hetero at epoch 3
+    res = compare(_data(), halving=TWO, **KW)
+    first = compare(_data(), halving={"rungs": [1], "alpha": 0.5}, **KW)
+    at3 = compare(_data(), **{**KW, "epochs": 3})
+    at1 = compare(_data(), **{**KW, "epochs": 1})
+    value = {n: {(r["law"], r["seed"]): r["history"]["val_metric"]["value"] for r in c.runs} for n, c in ((1, at1), (3, at3))}
+    out_first = {r["law"] for r in first.runs if r["status"] == "stopped"}
+    for r in res.runs:
+        h, key = r["history"], (r["law"], r["seed"])
+        met = [e["epoch"] for e in h["rungs"]]
+        assert all(e["value"] == value[e["epoch"]][key] for e in h["rungs"])  # each rung's value: the run trained that far
+        if r["law"] in out_first:  # stopped at the first rung, as with that rung alone
+            assert r["status"] == "stopped" and met == [1] and h["stopped"]["epoch"] == 1
+        elif r["status"] == "stopped":
+            assert met == [1, 3] and h["stopped"]["epoch"] == 3 and h["epochs_run"] <= 3
+        else:
+            assert met == [1, 3]
+    assert out_first == {"gaussian-hetero", "student-t"}
+    assert {r["law"] for r in res.runs if r["status"] == "stopped" and r["history"]["stopped"]["epoch"] == 3} == {"laplace-hetero"}
+    rec = [r for r in res.runs if r["law"] == "laplace-hetero"][0]["history"]["stopped"]
+    assert rec["behind"] == "gaussian" and rec["threshold"] == pytest.approx(0.5 / 1)  # two laws left at the second rung
+
+
+@pytest.mark.parametrize("kept", [3, 7, 9])
+def test_two_rungs_resume_after_a_kill_to_the_same_stops(tmp_path, kept):
+    # Writes: 6 stops at rung 1, 3 at rung 2, then gaussian's 3 runs. Cut inside each group.
+    path = tmp_path / "two.sqlite"
+    res = compare(_data(), store=str(path), halving=TWO, **KW)
+    with sqlite3.connect(path) as con:
+        rows = con.execute("SELECT key FROM runs ORDER BY finished").fetchall()
+        con.executemany("DELETE FROM runs WHERE key=?", rows[kept:])
+    assert _numbers(compare(_data(), store=str(path), halving=TWO, **KW)) == _numbers(res)

@@ -93,10 +93,11 @@ def compare(
         primary_metric: the metric the recommendation ranks by.
         store: a SQLite path (finished runs are written at once and skipped when re-run) or a :class:`Store`.
         halving: successive halving across laws, off by default (``losslab.experiment.halving``): ``10``
-            (or ``{"epoch": 10, "alpha": 0.01}``, or ``True`` for those) first trains every law's seeds for
+            (or ``{"rungs": [10], "alpha": 0.01}``, or ``True`` for those) first trains every law's seeds for
             10 epochs and stops each law whose validation ``primary_metric`` there is behind the leader's
             by a one-sided paired t-test over seeds (Bonferroni over the laws at ``alpha``); the other
-            laws then train their whole runs as without halving. A stopped law's runs are stored with
+            laws then train their whole runs as without halving. ``(5, 10)``: the laws left after
+            epoch 5 are compared again at epoch 10. A stopped law's runs are stored with
             status ``"stopped"``, the epoch, the leader and the p-value, and no test numbers: it has no
             full-budget results, and the recommendation ranks the laws that ran. It changes what the
             comparison computes, so it is a comparison of its own in the store. Nothing is stopped
@@ -181,10 +182,10 @@ def compare(
         cv=None if cv is None else int(cv),
         halving=None if halving is None else halving.as_dict(),
     )
-    if halving is not None and halving.epoch >= cfg.train.epochs:
+    if halving is not None and halving.rungs[-1] >= cfg.train.epochs:
         raise LosslabError(
-            f"halving epoch {halving.epoch} is not before the epoch cap epochs={cfg.train.epochs}: the rung would train every run "
-            "to the end; choose a rung of a few epochs (e.g. halving=10) or leave halving out"
+            f"halving rung {halving.rungs[-1]} is not before the epoch cap epochs={cfg.train.epochs}: the rung would train every run "
+            "to the end; choose rungs of a few epochs (e.g. halving=10) or leave halving out"
         )
     fixed_split = ds.splits is not None and len(ds.splits) > 1
     batched = _use_replicas(replicas, resolved, dev, cfg.train, fixed_split, len(seed_list))
@@ -267,9 +268,9 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
     shared = None if plan.fixed_split else split_for(plan.config.split_seed)
     order = [(label, [s]) for s in seed_list for label in labels] if plan.fixed_split else [(label, seed_list) for label in labels]
     if plan.halving is not None:  # the rung: laws behind there are stored as stopped, which the loop below reads back
-        from .halving import run_rung
+        from .halving import run_rungs
 
-        plan.rungs.update(run_rung(plan, order, split_for, progress))
+        plan.rungs.update(run_rungs(plan, order, split_for, progress))
     jobs = []
     spread = n_workers != 1  # jobs leave this process: for worker processes, or for Ray tasks ("ray:N")
     together: list[tuple[str, list[int], list[int]]] | None = [] if batched == "laws" and shared is not None and not spread else None

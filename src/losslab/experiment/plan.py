@@ -96,8 +96,8 @@ class RunPlan:
     fixed_split: bool  # each seed has its own fixed split (the UCI sets): runs go one at a time
     replicas: bool | str  # the seeds of a law train as one batched model (True), with other laws' ("laws"), or not
     store: Store | None = None
-    halving: Any = None  # a halving.Halving: laws significantly behind at its rung epoch are stopped
-    rungs: dict[tuple[str, int], dict] = field(default_factory=dict)  # (label, seed) -> the survivor's rung, which its record keeps
+    halving: Any = None  # a halving.Halving: laws significantly behind at one of its rungs are stopped
+    rungs: dict[tuple[str, int], list[dict]] = field(default_factory=dict)  # (label, seed) -> the survivor's rungs, which its record keeps
 
     def for_worker(self) -> "RunPlan":
         """This plan without the store (an SQLite connection does not cross processes)."""

@@ -256,8 +256,8 @@ def record(plan: RunPlan, m: LawModel, res, tensors: dict[str, Split], label: st
     t0 = time.perf_counter()
     history = {**res.history, "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "diverged_epoch": res.diverged_epoch}
     history["initial_val"] = res.initial_val
-    if (label, seed) in plan.rungs:  # successive halving: the value at the rung this law survived (experiment/halving.py)
-        history["rung"] = plan.rungs[(label, seed)]
+    if (label, seed) in plan.rungs:  # successive halving: the values at the rungs this law passed (experiment/halving.py)
+        history["rungs"] = plan.rungs[(label, seed)]
     status = res.status
     if status == "ok":
         try:
