@@ -181,6 +181,35 @@ def test_halving_is_a_comparison_of_its_own(halved, tmp_path):
     assert all(r["status"] == "ok" for r in plain.runs) and sum(e["event"] == "run_start" for e in events) == 12
 
 
+def test_the_recommendation_ranks_the_survivors_and_names_the_stops(halved):
+    _, res = halved
+    rec = res.recommend()
+    assert rec.law in {"gaussian", "laplace-hetero"}
+    st = {r["law"]: r["history"]["stopped"]["reason"] for r in res.runs if r["status"] == "stopped"}
+    want = f"Successive halving stopped 2 laws early, so they have no test numbers: gaussian-hetero ({st['gaussian-hetero']}); student-t ({st['student-t']})."
+    assert want in rec.reason
+    assert "among 4 laws (2 stopped early)." in rec.reason
+    table = res.table()
+    assert table["stopped"].to_dict() == {"gaussian": 0, "gaussian-hetero": 3, "student-t": 3, "laplace-hetero": 0}
+    assert table.loc[["gaussian-hetero", "student-t"], "mean_squared_error"].isna().all()
+
+
+def test_the_report_shows_the_stops(halved, tmp_path):
+    from losslab.report import sections
+    from losslab.report.write import write_report
+
+    _, res = halved
+    summary = sections.summary_table(res)
+    p = summary.columns[-1]
+    assert p.startswith("p vs best") and summary.loc["gaussian-hetero", p] == summary.loc["student-t", p] == "stopped at epoch 2"
+    assert any(note.startswith("Successive halving stopped 2 laws early") for note in sections.caveats(res))
+    write_report(res, tmp_path / "report", figures=False)
+    text = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "stopped early: behind gaussian at epoch 2" in text and "stopped at epoch 2" in text
+
+
+# Cut after: nothing; inside and after the stopped laws' writes (the rung's); inside the survivors'; all but the last.
+# Cut after: nothing; inside and after the stopped laws' writes (the rung's); inside the survivors'; all but the last.
 @pytest.mark.parametrize("kept", [0, 2, 3, 6, 7, 11])
 def test_resume_after_a_kill_after_any_write_gives_identical_decisions_and_numbers(halved, tmp_path, kept):
     path, res = halved

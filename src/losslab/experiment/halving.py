@@ -293,3 +293,32 @@ def _stored_rung(run: dict | None, epoch: int) -> dict | None:
     if run is None:
         return None
     return next((e for e in run["history"].get("rungs", []) if e.get("epoch") == epoch), None)
+
+
+# ---------------------------------------------------------------------------- in results and reports
+def stops_of(runs: Iterable[dict]) -> dict[str, dict]:
+    """``{law: its stop}`` (a :meth:`Stop.as_dict`, from a stopped run's history) for each law stopped at a rung, in run order.
+
+    >>> stops_of([{"law": "a", "status": "ok", "history": {}},
+    ...           {"law": "b", "status": "stopped", "history": {"stopped": {"reason": "stopped early: behind a at epoch 5, p = 0.001"}}}])
+    {'b': {'reason': 'stopped early: behind a at epoch 5, p = 0.001'}}
+    """
+    out: dict[str, dict] = {}
+    for r in runs:
+        if r.get("status") == "stopped" and r["law"] not in out:
+            out[r["law"]] = r["history"].get("stopped", {"reason": "stopped early"})
+    return out
+
+
+def stops_sentence(runs: Iterable[dict]) -> str | None:
+    """One sentence naming each law stopped at a rung and why, or None when none was.
+
+    >>> stops_sentence([{"law": "b", "status": "stopped", "history": {"stopped": {"reason": "stopped early: behind a at epoch 5, p = 0.001"}}}])
+    'Successive halving stopped 1 law early, so it has no test numbers: b (stopped early: behind a at epoch 5, p = 0.001).'
+    """
+    stops = stops_of(runs)
+    if not stops:
+        return None
+    n = len(stops)
+    return (f"Successive halving stopped {n} law{'s' if n > 1 else ''} early, so {'they have' if n > 1 else 'it has'} no test numbers: "
+            + "; ".join(f"{law} ({s['reason']})" for law, s in stops.items()) + ".")

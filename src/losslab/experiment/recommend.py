@@ -15,6 +15,7 @@ from .._errors import LosslabError
 from ..laws import law_class
 from ..laws.spec import law_label
 from ..metrics import info as metric_info
+from .halving import stops_sentence
 from .row_bootstrap import check_method
 from .runs import UNSTABLE_NATS
 from .stats import NOT_RANKED, higher_is_better
@@ -88,7 +89,8 @@ class Recommending:
         why = self.interval_method(metric)[1] if method == "bootstrap" else "method='seeds' was asked for"
         parts = [
             f"Recommended law: {best}. It has the {direction} {metric} on held-out data "
-            f"({self._ci_text(best, metric, table, used, int(paired.loc[best, 'rows']), why)}) among {len(self.laws)} laws."
+            f"({self._ci_text(best, metric, table, used, int(paired.loc[best, 'rows']), why)}) among {len(self.laws)} laws"
+            + (f" ({int((table['stopped'] > 0).sum())} stopped early)." if table["stopped"].any() else ".")
         ]
         others = [law for law in self.laws if testable(law)]
         test = self._test_text(best, metric, paired, others)
@@ -116,6 +118,9 @@ class Recommending:
         diverged = int(table["diverged"].sum())
         if diverged:
             parts.append(f"{diverged} run(s) diverged and are left out.")
+        halted = stops_sentence(self.runs)
+        if halted:
+            parts.append(halted)
         if table.loc[best, "point"] not in (None, "mean"):
             parts.append(f"{best} has no mean, so its point metrics score its {table.loc[best, 'point']}.")
         shaky = {law: int(n) for law, n in table["unstable"].items() if n}

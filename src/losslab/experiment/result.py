@@ -131,6 +131,7 @@ class ComparisonResult(RowBootstrap, Recommending, KeptModels):
             mine = [r for r in self.runs if r["law"] == law]
             row["runs"] = len(mine)
             row["diverged"] = sum(r["status"] == "diverged" for r in mine)
+            row["stopped"] = sum(r["status"] == "stopped" for r in mine)  # successive halving stopped them at a rung (experiment/halving.py)
             # runs that ended far worse than they started (runs.unstable): finite numbers, but no evidence
             row["unstable"] = sum(bool(r["history"].get("unstable")) for r in mine if r["status"] == "ok")
             # the point prediction its point metrics score: "mean", or "median" for a law without a mean

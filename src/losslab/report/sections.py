@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ..experiment.halving import stops_of, stops_sentence
 from ..experiment.result import ComparisonResult
 from ..experiment.stats import NOT_RANKED, higher_is_better
 from ..laws.spec import law_label
@@ -90,6 +91,9 @@ def caveats(result: ComparisonResult) -> list[str]:
             + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
             + " (soft-bernoulli is BCE, not a density; pmf is over counts k of n)."
         )
+    halted = stops_sentence(result.runs)
+    if halted:  # successive halving (compare(halving=...)): the table's dashes for these laws are no result, not a bad one
+        notes.append(halted)
     rep = result.labels
     atoms = (getattr(rep, "frac_zero", 0) or 0) + (getattr(rep, "frac_one", 0) or 0)
     if atoms > 0 and "density" in kinds.values():
@@ -141,7 +145,11 @@ def summary_table(result: ComparisonResult) -> pd.DataFrame:
         secs = frame.groupby("law", observed=False)["seconds"].mean()
         out["seconds/run"] = [fmt(secs.get(law, math.nan)) for law in table.index]
     paired = result.paired()
-    out[f"p vs best ({result.config.primary_metric})"] = [fmt(p) for p in paired["p_value"].reindex(table.index)]
+    stops = stops_of(result.runs)
+    out[f"p vs best ({result.config.primary_metric})"] = [
+        f"stopped at epoch {stops[law]['epoch']}" if law in stops and "epoch" in stops[law] else fmt(p)
+        for law, p in paired["p_value"].reindex(table.index).items()
+    ]
     return out
 
 
