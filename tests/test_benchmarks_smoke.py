@@ -45,6 +45,16 @@ def test_grid_benchmark_quick():
     assert set(grid.DEFAULT_LAWS) | set(grid.REAL_LAWS) <= set(naive.NAIVE_LAWS)
 
 
+def test_grid_benchmark_quick_with_halving():
+    from benchmarks import grid
+
+    (r,) = grid.main(["--quick", "--data", "digits-inpaint", "--halving", "1", "--halving-alpha", "0.5"])
+    # every losslab run either finished or was stopped at the quick mode's rung (epoch 1), with its reason
+    assert set(r["ours_status"]) <= {"ok", "stopped"} and sum(r["ours_status"].values()) == r["runs"]
+    assert all(why.startswith("stopped early: behind ") and "at epoch 1, p = " in why for why in r["ours_stops"].values())
+    assert r["ours_winner"] not in r["ours_stops"] and math.isfinite(r["ttq_speedup"])
+
+
 def test_naive_losses_match_losslab_laws_up_to_constants():
     # The naive reference must train the same models as losslab's laws, or the grid would compare
     # different things: its loss minus losslab's is a constant (or a fixed scale) in the raw outputs.
