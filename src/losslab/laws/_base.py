@@ -94,8 +94,9 @@ class Law(LabelChecks, Quantiles):
 
     #: registry name, set by :func:`losslab.laws.register_law`
     name: ClassVar[str] = ""
-    #: the support, a :class:`~losslab.laws.Support` (one of the constants of ``losslab.laws._support``)
-    support: ClassVar[Support] = REAL
+    #: the support, a :class:`~losslab.laws.Support` (one of the constants of ``losslab.laws._support``); a law
+    #: whose bounds are options (``binned``) sets its own on the instance
+    support: Support = REAL
     #: 0 for scalar targets, 1 for vector targets (``mvn``)
     event_dim: ClassVar[int] = 0
     #: the law needs ``trials=`` (labels are k/n with n known per sample)
