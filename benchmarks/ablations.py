@@ -35,6 +35,10 @@ Run ``python -m benchmarks.ablations WHAT`` (``--quick`` for a smoke run):
   the same call in worker processes (``--workers``, default what ``workers="auto"`` picks, at least 2),
   each with its share of the CPUs. Prints seconds, the ratio, and the largest difference between the
   two ways' test MSEs, run by run. It is the measurement behind ``workers="auto"``'s choice.
+* ``halving``: one ``ll.compare(..., halving=RUNGS)`` of the grid's laws and where its time goes: each
+  law's training to each rung (timed one by one), the survivors' whole runs, the evaluation and the
+  recommendation. The rungs' seconds spent on laws that then went on are the price of retraining the
+  survivors from the start (what keeping their training state would save).
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ from losslab.laws import validation
 from losslab.models import build_model, build_trunk, channels_last, relu_max_pool2d
 
 from . import _timing, naive
-from .grid import DEFAULT_LAWS, load_as_grid, warm_up
+from .grid import DEFAULT_LAWS, laws_for, load_as_grid, warm_up
 
 
 def _means(res) -> dict:
@@ -337,6 +341,42 @@ def allocator(data: str, reps: int, quick: bool = False) -> dict:
     }
 
 
+def halving_cost(data: str, laws: list[str], seeds: int, epochs: int | None, rungs: list[int], alpha: float, workers: int = 1,
+                 quick: bool = False) -> dict:
+    """One ``ll.compare`` with successive halving: its seconds, each rung's training by law, and the stops."""
+    from losslab.experiment import halving as halving_mod
+
+    ds, model, epochs = load_as_grid(data, epochs, quick)
+    warm_up(ds, laws[0], model)
+    probes: list[dict] = []
+    real = halving_mod.rung_values
+
+    def timed(plan, label, group, split_for, batched, epoch):
+        t0 = time.perf_counter()
+        out = real(plan, label, group, split_for, batched, epoch)
+        probes.append({"law": label, "epoch": epoch, "seconds": time.perf_counter() - t0})
+        return out
+
+    with mock.patch.object(halving_mod, "rung_values", timed):
+        t0 = time.perf_counter()
+        res = ll.compare(ds, laws=laws, seeds=seeds, model=model, epochs=epochs, halving={"rungs": rungs, "alpha": alpha}, workers=workers)
+        t1 = time.perf_counter()
+        rec = res.recommend()
+        t2 = time.perf_counter()
+    stops = halving_mod.stops_of(res.runs)
+    for p in probes:  # a law that went on past this rung trains these epochs again in its whole run
+        p["went_on"] = p["law"] not in stops or stops[p["law"]]["epoch"] > p["epoch"]
+    frame = res.frame()
+    ok = frame[frame["status"] == "ok"]
+    return {
+        "data": data, "model": model, "cap": epochs, "rungs": rungs, "alpha": alpha, "laws": laws, "seeds": seeds,
+        "compare": t1 - t0, "recommend": t2 - t1, "probes": probes,
+        "rung_seconds": sum(p["seconds"] for p in probes), "retrained_seconds": sum(p["seconds"] for p in probes if p["went_on"]),
+        "survivor_seconds": float(ok["seconds"].sum()), "survivor_epochs": float(ok["epochs"].mean()) if len(ok) else 0.0,
+        "stops": {law: s["reason"] for law, s in stops.items()}, "winner": rec.law, "winner_value": rec.value,
+    }  # fmt: skip
+
+
 def _laws(arg: str | None, quick: bool) -> list[str]:
     """``--law`` as a list (comma-separated), else the grid's laws (its first two in quick mode)."""
     return [x.strip() for x in (arg or ",".join(DEFAULT_LAWS[:2] if quick else DEFAULT_LAWS)).split(",") if x.strip()]
@@ -344,7 +384,7 @@ def _laws(arg: str | None, quick: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator", "floor", "workers"])
+    parser.add_argument("what", choices=["init-bias", "checkpoint", "cb-clamp", "flatten", "allocator", "floor", "workers", "halving"])
     parser.add_argument("--data", default="retinamnist", help="registry name (init-bias, checkpoint, cb-clamp, allocator, floor, workers)")
     parser.add_argument("--law", default=None, help="init-bias: the law (default gaussian-hetero); checkpoint, floor, workers: comma-separated laws (default the grid's)")
     parser.add_argument("--seeds", type=int, default=5, help="init-bias, checkpoint, cb-clamp, floor, workers: seeds")
@@ -353,6 +393,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reps", type=int, default=None, help="alternating repetitions (flatten: 15; allocator, workers: 2); floor: timings of each kernel (21)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (flatten, init-bias, checkpoint, cb-clamp, floor)")
     parser.add_argument("--workers", type=int, default=None, help="workers: the worker processes (default what workers='auto' picks, at least 2)")
+    parser.add_argument("--rungs", default="5,10", help="halving: comma-separated rungs (epochs)")
+    parser.add_argument("--alpha", type=float, default=0.01, help="halving: the level of each rung's test")
     parser.add_argument("--child", choices=["plain", "tuned"], help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smoke mode: a few rows, seeds, epochs and repetitions")
     args = parser.parse_args(argv)
@@ -419,6 +461,20 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {out['workers']} worker processes    {out['many']:7.1f} s [{out['many_range'][0]:.1f}-{out['many_range'][1]:.1f}]")
         print(f"  ratio one / workers {out['ratio']:.2f} (paired {out['ratio_range'][0]:.2f}-{out['ratio_range'][1]:.2f})")
         print(f"  runs' test MSE differ by at most {out['max_mse_gap']:.1e}; winners {out['winners'][0]} / {out['winners'][1]}")
+        return out
+    if args.what == "halving":
+        laws = [x.strip() for x in args.law.split(",")] if args.law else list(laws_for(args.data))[: 2 if args.quick else None]
+        rungs = [1] if args.quick else [int(k) for k in args.rungs.split(",")]
+        out = halving_cost(args.data, laws, seeds, epochs, rungs, args.alpha, args.workers or 1, quick=args.quick)
+        print(f"{args.data}, {out['model']}, {len(laws)} laws x {seeds} seeds, cap {out['cap']} epochs, halving at {rungs} (alpha {args.alpha:g}):")
+        print(f"  ll.compare {out['compare']:.2f} s, recommend {out['recommend']:.2f} s")
+        for p in out["probes"]:
+            print(f"    rung {p['epoch']:3d} {p['law']:22s} {p['seconds']:6.2f} s{'  (went on: trained again)' if p['went_on'] else ''}")
+        print(f"  rungs {out['rung_seconds']:.2f} s, of which {out['retrained_seconds']:.2f} s on laws that went on")
+        print(f"  survivors' runs {out['survivor_seconds']:.2f} s of run time ({out['survivor_epochs']:.1f} epochs on average)")
+        for law, why in out["stops"].items():
+            print(f"  {law}: {why}")
+        print(f"  recommended {out['winner']} ({out['winner_value']:.5f})")
         return out
     reps = 1 if args.quick else (args.reps or 2)
     out = allocator(args.data, reps, quick=args.quick)

@@ -195,6 +195,17 @@ def test_workers_ablation_quick():
     assert out["max_mse_gap"] < 1e-5 and out["winners"][0] == out["winners"][1]
 
 
+def test_halving_ablation_quick():
+    from benchmarks import ablations
+
+    out = ablations.main(["halving", "--quick", "--data", "digits-inpaint", "--alpha", "0.5"])
+    # one probe per law at the quick mode's only rung; a law that went on is one not stopped there
+    assert [(p["law"], p["epoch"]) for p in out["probes"]] == [("bernoulli", 1), ("sigmoid-mse", 1)]
+    assert all(p["went_on"] == (p["law"] not in out["stops"]) for p in out["probes"])
+    assert math.isclose(out["rung_seconds"], sum(p["seconds"] for p in out["probes"]), rel_tol=1e-12)
+    assert 0 <= out["retrained_seconds"] <= out["rung_seconds"] < out["compare"] and out["winner"] not in out["stops"]
+
+
 def test_cb_clamp_ablation_quick():
     from benchmarks import ablations, naive
 
