@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 import losslab as ll
-from losslab.experiment import trainer
+from losslab.experiment import replicas, trainer
 from losslab.heads import LawHead
 from losslab.laws import validation
 from losslab.models import build_model, build_trunk, channels_last, relu_max_pool2d
@@ -100,7 +100,8 @@ def checkpoint(data: str, laws: list[str], seeds: int, epochs: int | None, patie
         for keep in ("best", "last"):
             with ExitStack() as stack:
                 if keep == "last":  # every epoch "improves": no early stop, and the last epoch's weights are kept
-                    stack.enter_context(mock.patch.object(trainer, "_improved", lambda val, best, rtol: True))
+                    for loop in (trainer, replicas):  # the loop of one model and the loop of several trained as one
+                        stack.enter_context(mock.patch.object(loop, "improved", lambda val, best, rtol: True))
                 t0 = time.perf_counter()
                 res = ll.compare(ds, laws=[law], seeds=seeds, model=model, epochs=epochs, patience=patience)
                 seconds = time.perf_counter() - t0
