@@ -258,6 +258,27 @@ def test_mixture_gaussian_far_label_keeps_the_nearest_components_gradient():
         torch.testing.assert_close(r.grad[0, :3], torch.zeros(3, dtype=dtype), atol=1e-6, rtol=0)
 
 
+def test_mixture_gaussian_far_row_does_not_spoil_its_neighbours_gradient():
+    # The slow lane's fuzz found it (CI, 2026-12-05): in one batch, a row whose components are all far from its
+    # label (raw 1e20, y = 2.46) sent the batch through the "nearest component" branch, and a neighbour row whose
+    # weights are 0 and 1 (logits ±3.4e38, log weights -inf) made that unused branch NaN, which where() passed
+    # back as 0 * NaN. The neighbour's loss is 90.14 (float64 agrees) and its gradient must stay finite.
+    law = ll.get_law("mixture-gaussian")
+    m = 3.4028e38
+    far = [-1.0562e20, -1.1260e20, 1.3083e20, -1.8630e19, -6.9974e18, -5.9087e19, -1.7210e19, -3.5793e19, -1.3326e19]
+    raw = torch.tensor([[-m, m, -m, m, -m, -m, m, m, m], far], requires_grad=True)
+    y = torch.tensor([-2.2023, 2.4599])
+    loss = law.loss(raw, y, reduction="none")
+    assert math.isfinite(float(loss[0])) and not math.isfinite(float(loss[1]))
+    loss[0].backward()
+    assert bool(torch.isfinite(raw.grad).all()), raw.grad
+    alone = raw.detach()[:1].double().requires_grad_(True)
+    ref = law.loss(alone, y[:1].double(), reduction="none")
+    ref.sum().backward()
+    torch.testing.assert_close(loss[0].double().detach(), ref[0].detach(), rtol=1e-6, atol=0)
+    torch.testing.assert_close(raw.grad[0].double(), alone.grad[0], rtol=1e-4, atol=1e-30)
+
+
 # ------------------------------------------------------------------------------------------- item 10
 @pytest.mark.parametrize("name_i", CASES, ids=[f"{n}-{i}" for n, i in CASES])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

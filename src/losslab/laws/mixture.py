@@ -57,7 +57,9 @@ def mixture_log_prob(logits: torch.Tensor, loc: torch.Tensor, scale: torch.Tenso
     zf = torch.where(huge | ~every, torch.zeros_like(d), d) / scale
     zf = torch.where(huge, torch.sign(d) * cap, zf)
     k = ratio.argmin(-1, keepdim=True)
-    base = log_w - torch.log(scale)
+    # Rows with a near component take ``lse``; their ``base`` is replaced before it is used, since a
+    # weight of 0 there (log_w = -inf) would make ``base - base_k`` NaN, and ``where`` passes on 0 * NaN.
+    base = torch.where(every, log_w - torch.log(scale), torch.zeros_like(log_w))
     z_k, base_k = zf.gather(-1, k), base.gather(-1, k)
     rel = (base - base_k) - 0.5 * (zf - z_k) * (zf + z_k)
     nearest = (base_k - 0.5 * z_k * z_k).squeeze(-1) - 0.5 * LOG_2PI + torch.logsumexp(rel, dim=-1)
