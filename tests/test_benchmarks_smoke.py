@@ -275,3 +275,16 @@ def test_guide_generator_quick_as_documented(tmp_path):
     assert "<strong>" in html.split("Point accuracy (MSE)")[0].rsplit("digits-inpaint (32", 1)[1]  # the best is bold
     for name in ("soft-bce.png", "sigmoid-mse-gradient.png", "digits-reliability.png"):
         assert (out / "img" / name).stat().st_size > 0
+
+
+def test_commits_benchmark_quick():
+    # The working tree against HEAD checked out in a temporary worktree: both import, train and recommend. In CI's
+    # clean clone the two trees hold the same code, so the winner and its test MSE must agree (each run is a
+    # deterministic function of its seed).
+    from benchmarks import commits
+
+    out = commits.main(["--old", "HEAD", "--quick"])
+    assert len(out["old_seconds"]) == len(out["new_seconds"]) == 1
+    assert out["ratio"] > 0
+    assert out["old_winner"][0] == out["new_winner"][0]
+    assert out["old_winner"][1] == pytest.approx(out["new_winner"][1], rel=1e-6)
