@@ -16,7 +16,46 @@ import torch
 
 
 class LosslabError(ValueError):
-    """Bad input or bad options: the message names the culprit. The CLI maps it to exit code 2."""
+    """Bad input or bad options: the message names the culprit. The CLI maps it to exit code 2.
+
+    A message whose fix names a Python argument (``pass clamp=1e-6``, ``features=[...]``) can carry
+    the same message in the command line's syntax as ``cli`` (``--laws beta:clamp=1e-6``,
+    ``--features a,b``); the CLI prints :attr:`for_cli`. Code that wraps the error in a new one
+    passes both forms on (:meth:`wrap`).
+
+    >>> e = LosslabError("beta: labels 0; pass clamp=1e-6", cli="beta: labels 0; add --laws beta:clamp=1e-6")
+    >>> str(e), e.for_cli
+    ('beta: labels 0; pass clamp=1e-6', 'beta: labels 0; add --laws beta:clamp=1e-6')
+    >>> LosslabError("no fix to translate").for_cli
+    'no fix to translate'
+    """
+
+    def __init__(self, message: str = "", *, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli
+
+    @property
+    def for_cli(self) -> str:
+        """The message in the command line's syntax (the message itself when the two agree)."""
+        return self.cli if self.cli is not None else str(self)
+
+    def wrap(self, template: str) -> "LosslabError":
+        """A new error whose message is ``template`` with ``{}`` replaced by this one's (each form by its own).
+
+        >>> LosslabError("x; pass a=1", cli="x; --a 1").wrap("in run 3: {}").for_cli
+        'in run 3: x; --a 1'
+        """
+        return LosslabError(template.format(str(self)), cli=None if self.cli is None else template.format(self.cli))
+
+    def __reduce__(self) -> Any:
+        # keep the CLI form when a worker process sends the error back (the default pickles args only)
+        return (_rebuild, (type(self), str(self), self.cli))
+
+
+def _rebuild(cls: type, message: str, cli: str | None) -> LosslabError:
+    err = cls(message)
+    err.cli = cli
+    return err
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> str:

@@ -11,15 +11,41 @@ import sys
 from typing import Any, Callable
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 from rich.console import Console
 from rich.markup import escape
 
 from .._errors import LosslabError
 
-__all__ = ["app", "command_line", "console", "datasets_app", "err", "guard"]
+__all__ = ["app", "command_line", "console", "datasets_app", "debug_option", "err", "guard", "quiet_option"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which loss suits your float labels? Compare laws by likelihood and by experiment.")
-datasets_app = typer.Typer(no_args_is_help=False, help="The data-set registry: list entries, fetch one into the cache.")
+class _FlagHelp:
+    """``--help`` shown as the flag it is: typer shows a flag's type as ``<bool>``, which reads as ``--help <bool>``."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        opt = super().get_help_option(ctx)  # type: ignore[misc]
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+
+class _Command(_FlagHelp, TyperCommand):
+    pass
+
+
+class _Group(_FlagHelp, TyperGroup):
+    pass
+
+
+class _Typer(typer.Typer):
+    """A Typer app whose commands show their flags (``--help``, ``--quiet``, ``--debug``) without a value."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+app = _Typer(cls=_Group, add_completion=False, no_args_is_help=True, help="Which loss suits your float labels? Compare laws by likelihood and by experiment.")
+datasets_app = _Typer(cls=_Group, no_args_is_help=False, help="The data-set registry: list entries, fetch one into the cache.")
 app.add_typer(datasets_app, name="datasets")
 
 console = Console(stderr=False)
@@ -27,8 +53,29 @@ err = Console(stderr=True)
 _state = {"debug": False}
 
 
+DEBUG_HELP = "Show full tracebacks on errors (before or after the command's name)."
+
+
+def _set_debug(value: bool) -> bool:
+    # a callback, so that `losslab --debug compare ...` and `losslab compare ... --debug` set the same state;
+    # only ever switched on here: the subcommand's default (off) must not undo the group's --debug
+    if value:
+        _state["debug"] = True
+    return value
+
+
+def debug_option() -> Any:
+    """The ``--debug`` flag every command takes, as the group does."""
+    return typer.Option(False, "--debug", help=DEBUG_HELP, metavar="", callback=_set_debug, is_eager=True)
+
+
+def quiet_option(help: str = "No progress bars.") -> Any:
+    """The ``--quiet/-q`` flag: a flag, shown without a value (typer shows a bare bool as ``<bool>``)."""
+    return typer.Option(False, "--quiet", "-q", help=help, metavar="")
+
+
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _main(debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP, metavar="")) -> None:
     _state["debug"] = debug
 
 
@@ -39,7 +86,8 @@ def guard(fn: Callable[[], Any]) -> Any:
     except (LosslabError, FileNotFoundError) as e:
         if _state["debug"]:
             raise
-        msg = str(e) if isinstance(e, LosslabError) else f"file not found: {e.filename or e}"
+        # the library's fix in the command line's syntax (--laws beta:clamp=1e-6, not clamp=1e-6) where it has one
+        msg = e.for_cli if isinstance(e, LosslabError) else f"file not found: {e.filename or e}"
         # escape: user strings (column names, paths) in the message must not be read as rich markup
         err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(2) from None

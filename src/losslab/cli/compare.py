@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from .._errors import LosslabError
-from .app import app, command_line, console, err, guard
+from .app import app, command_line, console, debug_option, err, guard, quiet_option
 from .options import (
     BATCH_HELP,
     DEVICE_HELP,
@@ -38,8 +38,9 @@ def demo(
     seeds: str = typer.Option("3", "--seeds", metavar="INTEGER", help=SEEDS_HELP),
     epochs: str = typer.Option("60", "--epochs", metavar="INTEGER", help=EPOCHS_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    quiet: bool = quiet_option(),
     workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
+    debug: bool = debug_option(),
 ) -> None:
     """Compare the default laws on the embedded data set (digits-inpaint) and write the report.
 
@@ -72,13 +73,14 @@ def compare_cmd(
     store: Optional[Path] = typer.Option(
         None, "--store", help="SQLite run store (default OUT/runs.sqlite); re-running resumes from it; `losslab report STORE` rebuilds the report."
     ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    quiet: bool = quiet_option(),
     workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
     keep: str = typer.Option("best", "--keep", help=KEEP_HELP),
     stream: bool = typer.Option(
-        False, "--stream", help="Decode an image folder in batches as training reads them, instead of all at once into memory (same numbers, one model at a time)."
+        False, "--stream", metavar="", help="Decode an image folder in batches as training reads them, instead of all at once into memory (same numbers, one model at a time)."
     ),
     loader_workers: str = typer.Option("auto", "--loader-workers", help="DataLoader processes that read streamed data: a number (0: in this process) or auto."),
+    debug: bool = debug_option(),
 ) -> None:
     """Train the same model under each law and seed on DATA, then recommend a loss with evidence."""
     guard(lambda: run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, command_line(), workers,
@@ -145,8 +147,10 @@ def run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str]
         err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     paths = write_report(result, out, command=command, models=models)
     rec = result.recommend()
-    console.print(f"[bold green]Recommended law: {rec.law}[/bold green]", highlight=False)
-    console.print(rec.reason, highlight=False, soft_wrap=True)
+    headline = f"Recommended law: {rec.law}"
+    console.print(headline, style="bold green", highlight=False, markup=False)
+    # markup off: the reason holds law labels and intervals in brackets ("binned(kind=twohot)", "[0, 1]")
+    console.print(reason_after(headline, rec.reason), highlight=False, markup=False, soft_wrap=True)
     key = next((r["comparison"] for r in result.runs if r.get("comparison")), None)
     which = f", comparison {key[:ID_DIGITS]}" if key else ""
     console.print(f"report: {paths['html']}  (also {paths['md'].name}, results.csv, results.json; store: {store_path}{which})", highlight=False, soft_wrap=True)
@@ -154,6 +158,21 @@ def run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str]
         first = next(iter(models.values()))
         more = f" and {len(models) - 1} more in {first.parent}" if len(models) > 1 else ""
         console.print(f"model: {first}{more}  (losslab predict {shown(str(first))} DATA --out predictions.csv)", highlight=False, soft_wrap=True)
+
+
+def reason_after(headline: str, reason: str) -> str:
+    """``reason`` less its first sentence where that repeats ``headline`` (the recommendation's text opens with it).
+
+    >>> reason_after("Recommended law: beta", "Recommended law: beta. It has the lowest error.")
+    'It has the lowest error.'
+    >>> reason_after("Recommended law: beta", "It has the lowest error.")
+    'It has the lowest error.'
+    """
+    if reason.startswith(headline):
+        rest = reason[len(headline):]
+        if rest[:1] in (".", ""):
+            return rest[1:].lstrip()
+    return reason
 
 
 def _streamed_data(data: str, stream: bool, loader_workers: str, read_kwargs: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .._errors import LosslabError
-from .app import app, console, err, guard
+from .app import app, console, debug_option, err, guard
 from .options import fraction, shown, split_list
 
 
@@ -21,6 +21,7 @@ def predict(
     quantiles: Optional[str] = typer.Option(None, "--quantiles", help="Quantile levels, comma-separated, e.g. 0.1,0.5,0.9 (columns <target>_q<level>)."),
     trials: Optional[str] = typer.Option(None, "--trials", help="For k/n laws (binomial, beta-binomial): the number of trials n, or the column holding it."),
     id_column: Optional[str] = typer.Option(None, "--id", help="A column naming the rows, written first (default: a table's first column when the model does not use it)."),
+    debug: bool = debug_option(),
 ) -> None:
     """Predict with a kept model: point, interval and (optionally) quantile columns for each row of DATA."""
 

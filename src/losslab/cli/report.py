@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from .._errors import LosslabError
-from .app import app, console, err, guard
+from .app import app, console, debug_option, err, guard
 from .options import ID_DIGITS, shown
 
 __all__ = ["pick"]
@@ -90,7 +90,8 @@ def report(
     comparison: Optional[str] = typer.Option(
         None, "--comparison", metavar="ID", help="The comparison to report, by its id or a unique prefix of it (default: the latest; --list shows them)."
     ),
-    list_: bool = typer.Option(False, "--list", help="List the store's comparisons (id, date, data, laws, seeds) and write no report."),
+    list_: bool = typer.Option(False, "--list", metavar="", help="List the store's comparisons (id, date, data, laws, seeds) and write no report."),
+    debug: bool = debug_option(),
 ) -> None:
     """Rebuild a report from a run store: the latest comparison in it, or the one --comparison names."""
 

@@ -285,6 +285,14 @@ def read_image_folder(
     if not root.is_dir():
         raise LosslabError(f"folder {str(root)!r} is a file; expected a folder of images with a labels CSV")
     lab = Path(labels) if Path(labels).is_absolute() else root / labels
+    if not lab.exists():
+        # show the file to write: its header and a row naming one of the folder's images
+        image = next((q.name for q in sorted(root.iterdir()) if q.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")), "0.png")
+        fmt = f"expected a CSV with the header line 'filename,label' and one row per image, e.g. '{image},0.75' (label a number; optional columns trials, split)"
+        try:
+            check_file(lab, "labels CSV")
+        except LosslabError as e:
+            raise LosslabError(f"{e}; {fmt}") from None
     lab = check_file(lab, "labels CSV")
     try:
         df = pd.read_csv(lab, dtype={"filename": str})

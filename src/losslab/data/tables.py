@@ -67,8 +67,19 @@ def numeric_column(source: str, df: Any, column: str, role: str) -> np.ndarray:
     return values
 
 
-def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[str]]:
-    """One feature column: numeric as is, categorical one-hot encoded (pandas.get_dummies)."""
+def _leave_out(column: str, feats: Sequence[str]) -> tuple[str, str]:
+    """How to leave ``column`` out of the features ``feats``, as a Python argument and as a command-line option.
+
+    >>> _leave_out("id", ["a", "id", "b"])
+    ("features=['a', 'b']", '--features a,b')
+    """
+    keep = [str(c) for c in feats if c != column]
+    python = f"features={keep!r}" if 0 < len(keep) <= 6 else "features=[...]"
+    return python, ("--features " + ",".join(keep) if 0 < len(keep) <= 6 else "--features with the columns to keep, comma-separated")
+
+
+def _feature_block(source: str, df: Any, column: str, feats: Sequence[str] = ()) -> tuple[np.ndarray, list[str]]:
+    """One feature column: numeric as is, categorical one-hot encoded (pandas.get_dummies); ``feats``: all the features."""
     import pandas as pd
 
     col = df[column]
@@ -82,11 +93,13 @@ def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[
         text = parsed.isna()
         if text.any():
             unparsed = col.index.isin(present.index[text.to_numpy()])
-            raise LosslabError(
+            what = (
                 f"{source}: feature column {column!r} holds {int(text.sum())} non-numeric value(s) such as "
                 f"{present[text].iloc[0]!r} at row(s) {row_list(unparsed)} among {int((~text).sum())} numbers (mixed "
-                f"types); expected numbers (fix those cells, or leave the column out with features=[...])"
+                f"types); expected numbers (fix those cells, or leave the column out with "
             )
+            python, cli = _leave_out(column, feats)
+            raise LosslabError(f"{what}{python})", cli=f"{what}{cli})")
         return numeric_column(source, df, column, "feature")[:, None], [str(column)]
     missing = col.isna().to_numpy()
     if missing.any():
@@ -96,10 +109,12 @@ def _feature_block(source: str, df: Any, column: str) -> tuple[np.ndarray, list[
         )
     n_cat = present.nunique()
     if n_cat > max(MAX_CATEGORIES, len(col) // 2):
-        raise LosslabError(
+        what = (
             f"{source}: categorical feature column {column!r} has {n_cat} distinct values in {len(col)} rows, "
-            f"like an identifier; expected a category (leave it out with features=[...])"
+            f"like an identifier; expected a category (leave it out with "
         )
+        python, cli = _leave_out(column, feats)
+        raise LosslabError(f"{what}{python})", cli=f"{what}{cli})")
     dummies = pd.get_dummies(col.astype(str), prefix=str(column), dtype=np.float64)
     return dummies.to_numpy(), [str(c) for c in dummies.columns]
 
@@ -179,7 +194,7 @@ def frame_dataset(
     y = np.stack([numeric_column(source, df, c, "target") for c in targets], axis=1)
     blocks, names = [], []
     for c in feats:
-        block, block_names = _feature_block(source, df, c)
+        block, block_names = _feature_block(source, df, c, feats)
         blocks.append(block)
         names.extend(block_names)
     X = np.concatenate(blocks, axis=1)

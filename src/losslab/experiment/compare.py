@@ -317,21 +317,22 @@ def _run_grid(plan: RunPlan, workers: int | str, progress: Progress | None) -> l
 
 def _check_labels(ds, law_objs: dict[str, Law], report) -> None:
     """Every chosen law must admit the labels (and have the trials it needs): one line naming each law that does not."""
-    misfits: dict[str, str] = {}
+    misfits: dict[str, LosslabError] = {}
     for lab, law in law_objs.items():
         if law.needs_trials and ds.trials is None:
-            raise LosslabError(f"law {lab!r} needs trials (counts n of k/n labels), and data {ds.name!r} has none; pass trials=")
+            why = f"law {lab!r} needs trials (counts n of k/n labels), and data {ds.name!r} has none; "
+            raise LosslabError(why + "pass trials=", cli=why + "name their column with --trials COLUMN")
         try:
             law.check_labels(ds.y, trials=ds.trials)
         except LosslabError as exc:
-            misfits[lab] = str(exc)
+            misfits[lab] = exc
     if len(misfits) == 1:
-        raise LosslabError(next(iter(misfits.values())))
+        raise next(iter(misfits.values()))
     if misfits:
         first, *others = misfits
         scope = "no chosen law admits these labels" if len(misfits) == len(law_objs) else f"{len(misfits)} chosen laws refuse these labels"
-        raise LosslabError(
-            f"{misfits[first]}; {', '.join(others)} too: {scope}; laws whose support fits: {', '.join(report.suggested_laws) or 'none registered'}"
+        raise misfits[first].wrap(
+            f"{{}}; {', '.join(others)} too: {scope}; laws whose support fits: {', '.join(report.suggested_laws) or 'none registered'}"
         )
 
 

@@ -112,7 +112,10 @@ def resolve_workers(workers: int | str, *, n_jobs: int, device: torch.device, mo
     cpus = ray_cpus(workers)
     if cpus is not None:
         if device.type != "cpu":
-            raise LosslabError(f"workers={workers!r} trains on the Ray cluster's CPUs, and this comparison trains on {device}; pass device='cpu'")
+            raise LosslabError(
+                f"workers={workers!r} trains on the Ray cluster's CPUs, and this comparison trains on {device}; pass device='cpu'",
+                cli=f"--workers {workers} trains on the Ray cluster's CPUs, and this comparison trains on {device}; add --device cpu",
+            )
         from .ray_executor import import_ray
 
         import_ray()  # the missing-Ray line now, before any run is trained

@@ -19,9 +19,35 @@ from ._support import interval_str
 if TYPE_CHECKING:
     from ._base import Params
 
-__all__ = ["LabelChecks", "validation", "validation_enabled"]
+__all__ = ["LabelChecks", "cli_spec", "option_text", "validation", "validation_enabled"]
 
 _VALIDATE = True
+
+
+def cli_spec(law: Any, **extra: Any) -> str:
+    """``law`` as ``--laws`` takes it: its name, then the options it was given other than their defaults, and ``extra``.
+
+    ``;`` separates a law's options on the command line (``,`` separates laws).
+
+    >>> from losslab.laws import get_law
+    >>> cli_spec(get_law("beta"), clamp=1e-6), cli_spec(get_law("binned", kind="twohot", n_bins=21))
+    ('beta:clamp=1e-6', 'binned:kind=twohot;n_bins=21')
+    """
+    import inspect
+
+    defaults = {
+        k: p.default for k, p in inspect.signature(type(law).__init__).parameters.items() if p.default is not inspect.Parameter.empty
+    }
+    opts = {k: v for k, v in law.options().items() if k not in extra and k in defaults and v != defaults[k]}
+    opts.update(extra)
+    return law.name + (":" + ";".join(f"{k}={option_text(v)}" for k, v in opts.items()) if opts else "")
+
+
+def option_text(value: Any) -> str:
+    """A law option as one types it: ``1e-6`` rather than Python's ``1e-06``."""
+    if isinstance(value, float):
+        return f"{value:g}".replace("e-0", "e-").replace("e+0", "e+")
+    return str(value)
 
 
 @contextlib.contextmanager
@@ -123,19 +149,31 @@ class LabelChecks:
         bad = below | above
         n = int(bad.sum())
         interval = interval_str(low, high, lc, hc)
-        hint = self._support_hint(y, bad)
-        raise LosslabError(
-            f"{self.name}: {n} of {y.numel()} labels lie outside the support {interval} "
-            f"(first at row(s) {first_rows(bad)}, e.g. {float(y[bad].flatten()[0]):g}){hint}"
+        rows = first_rows(bad)
+        # the first offending row and its value, so that the user can find it in the file
+        head = (
+            f"{self.name}: {n} of {y.numel()} labels lie outside the support {interval}: row {rows[0]} holds "
+            f"{float(y[bad].flatten()[0]):g} (rows {rows}{', ...' if n > len(rows) else ''}; the labels span "
+            f"[{lo:g}, {hi:g}])"
         )
+        python, cli = self._support_hint(y, bad)
+        raise LosslabError(head + python, cli=head + cli)
 
-    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> str:
-        """A suggestion appended to the out-of-support error (laws with open supports override it)."""
+    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> tuple[str, str]:
+        """The fix appended to the out-of-support error, in Python's syntax and in the command line's.
+
+        Labels only on an edge the support leaves open: ``clamp``. Labels beyond it: rescale them, or
+        take a law for real-valued labels. Laws on (0, 1) override this to name the laws with edges.
+        """
         low, high, lc, hc = self.support_bounds
         on_edge = ((y == low) | (y == high)) & bad
         if bool(on_edge.any()) and bool((on_edge == bad).all()):
-            return "; pass clamp=1e-6 to move edge labels inside, or choose a law whose support includes the edges"
-        return ""
+            tail = " to move edge labels inside, or choose a law whose support includes the edges"
+            return f"; pass clamp=1e-6{tail}", f"; use --laws {cli_spec(self, clamp=1e-6)}{tail}"
+        into = "rescale them into" if math.isfinite(low) and math.isfinite(high) else "shift them into"
+        fix = f"; expected labels in {interval_str(low, high, lc, hc)}: {into} it"
+        other = "a law for real-valued labels, e.g."
+        return f"{fix}, or use {other} get_law('gaussian-hetero')", f"{fix}, or use {other} --laws gaussian-hetero"
 
     def _clamp_labels(self, y: torch.Tensor) -> torch.Tensor:
         low, high, lc, hc = self.support_bounds

@@ -14,6 +14,7 @@ from ..distributions import MixtureSameFamily, ZeroOneInflatedBeta, beta_log_pro
 from ..links import IDENTITY, Link, bounded_sigmoid_link, log_link
 from ._base import Law, Params, ScalarLaw
 from ._registry import register_law
+from ._labels import cli_spec
 from ._support import UNIT_INTERVAL, UNIT_INTERVAL_CLOSED
 from .bernoulli import MAX_LOG_PRECISION, MAX_LOGIT
 
@@ -57,16 +58,20 @@ def beta_mode(concentration1: torch.Tensor, concentration0: torch.Tensor) -> tor
     return torch.where(interior, (a - 1) / denom, edge)
 
 
-def open_unit_interval_hint(y: torch.Tensor, bad: torch.Tensor) -> str:
-    """The out-of-support hint of laws on the open interval (0, 1): clamp, or a law whose support has the edges."""
+def open_unit_interval_hint(law: Law, y: torch.Tensor, bad: torch.Tensor) -> tuple[str, str]:
+    """The out-of-support fix of laws on the open interval (0, 1), in Python's and the command line's syntax.
+
+    Labels only at 0 or 1: clamp, or a law whose support has the edges; labels beyond: the fix of any law.
+    """
     on_edge = ((y == 0) | (y == 1)) & bad
     if bool(on_edge.any()) and bool((on_edge == bad).all()):
-        return (
-            "; labels exactly 0 or 1 have zero density under this law: pass clamp=1e-6 to move them inside, "
-            "or choose a law that allows them: 'zoib' (point masses at 0 and 1), 'bernoulli' (soft BCE) "
-            "or 'continuous-bernoulli'"
+        why = "; labels exactly 0 or 1 have zero density under this law: "
+        tail = (
+            " to move them inside, or choose a law that allows them: 'zoib' (point masses at 0 and 1), "
+            "'bernoulli' (soft BCE) or 'continuous-bernoulli'"
         )
-    return ""
+        return f"{why}pass clamp=1e-6{tail}", f"{why}use --laws {cli_spec(law, clamp=1e-6)}{tail}"
+    return Law._support_hint(law, y, bad)
 
 
 def _inside(y: torch.Tensor, eps: float | None) -> torch.Tensor:
@@ -169,8 +174,8 @@ class Beta(ScalarLaw):
     def _mode(self, params: Params) -> torch.Tensor:
         return beta_mode(params["concentration1"], params["concentration0"])
 
-    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> str:
-        return open_unit_interval_hint(y, bad)
+    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> tuple[str, str]:
+        return open_unit_interval_hint(self, y, bad)
 
 
 @register_law("mixture-beta")
@@ -286,8 +291,8 @@ class MixtureBeta(Law):
     def _mean(self, params: Params) -> torch.Tensor:
         return (torch.softmax(params["logits"], -1) * params["mean"]).sum(-1)
 
-    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> str:
-        return open_unit_interval_hint(y, bad)
+    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> tuple[str, str]:
+        return open_unit_interval_hint(self, y, bad)
 
 
 @register_law("zoib")

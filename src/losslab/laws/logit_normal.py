@@ -162,5 +162,5 @@ class LogitNormal(LocScaleLaw):
     def _median(self, params: Params) -> torch.Tensor:
         return torch.sigmoid(params["loc"])
 
-    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> str:
-        return open_unit_interval_hint(y, bad)
+    def _support_hint(self, y: torch.Tensor, bad: torch.Tensor) -> tuple[str, str]:
+        return open_unit_interval_hint(self, y, bad)
