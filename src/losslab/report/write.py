@@ -83,13 +83,13 @@ def draw_figures(result: ComparisonResult, out: Path) -> dict[str, Path]:
         return _save(fig, out / name)
 
     def no_pit(ax, law: str) -> None:
-        ax.text(0.5, 0.5, "no PIT for this law", ha="center", va="center", fontsize=8)
-        ax.set_axis_off()
+        F.plot_missing("no PIT for this law", law, ax=ax)
 
     rel = F.reliability_data(result)
     if rel:
         paths["reliability"] = law_grid(
-            "reliability.png", 3.1, lambda ax, law: F.plot_reliability(rel[law], law, ax=ax) if law in rel else ax.set_axis_off()
+            "reliability.png", 3.6,
+            lambda ax, law: F.plot_reliability(rel[law], law, ax=ax) if law in rel else F.plot_missing("labels outside [0, 1]", law, ax=ax),
         )
     curves = F.learning_curves_data(result)
     paths["learning"] = law_grid("learning_curves.png", 2.8, lambda ax, law: F.plot_learning_curves(curves.get(law, []), law, ax=ax))
@@ -104,7 +104,8 @@ def draw_figures(result: ComparisonResult, out: Path) -> dict[str, Path]:
 
     if pit:
         paths["pit"] = law_grid("pit.png", 2.6, pit_panel)
-    paths["scatter"] = law_grid("scatter.png", 3.1, lambda ax, law: F.plot_scatter(*F.pooled_predictions(result, law), law, ax=ax))
+    limits = F.shared_limits([F.pooled_predictions(result, law) for law in result.laws])  # the same axes in every panel
+    paths["scatter"] = law_grid("scatter.png", 3.1, lambda ax, law: F.plot_scatter(*F.pooled_predictions(result, law), law, ax=ax, limits=limits))
 
     ys = [r["arrays"]["y_true"] for r in result.runs if "y_true" in (r.get("arrays") or {})]
     if ys:
