@@ -29,11 +29,45 @@ if TYPE_CHECKING:  # pandas is imported by the methods that build tables: `impor
     import pandas as pd
 
 __all__ = [
-    "FEW_SEEDS", "METHODS", "ROW_METRICS", "ROW_PREFIX", "SMALL_TEST_LABELS", "ComparisonResult", "Recommendation", "check_comparable",
-    "load_result",
+    "FEW_SEEDS", "METHODS", "METRIC_ORDER", "ROW_METRICS", "ROW_PREFIX", "SMALL_TEST_LABELS", "ComparisonResult", "Recommendation",
+    "check_comparable", "load_result",
 ]
 
 _NOT_METRICS = ("reasons", "per_output")
+
+#: The one column order of every table of a comparison (:meth:`ComparisonResult.metrics`, :meth:`~ComparisonResult.table`,
+#: :meth:`~ComparisonResult.frame`, the report): point metrics, distributional scores, calibration, then the rest.
+#: A run's metrics come in the order they were computed, or alphabetically when read back from a store; sorting them by
+#: this tuple makes a fresh comparison, a resumed one and a rebuilt report list the same columns in the same order.
+#: Metrics not named here (a user's) follow the known ones alphabetically, before ``seconds`` and ``epochs``.
+METRIC_ORDER = (
+    "mean_squared_error", "mean_absolute_error", "log_score", "crps", "energy_score", "calibration_error", "bernoulli_kl",
+    "pit_calibration_error", "interval_coverage", "interval_width", "spearman_score", "auroc_score", "r2_score", "brier_loss",
+    "val_nll", "seconds", "epochs",
+)
+
+#: properties of a run, not of its predictions: kept beside the metrics, not inside ``run["metrics"]``
+_RUN_FIELDS = ("seconds", "epochs")
+
+
+def _order_key(metric: str) -> tuple[int, str]:
+    """Sort key of a metric in :data:`METRIC_ORDER`; unknown names after the known metrics, before the run fields.
+
+    >>> sorted(["seconds", "zeta", "crps", "alpha", "mean_squared_error"], key=_order_key)
+    ['mean_squared_error', 'crps', 'alpha', 'zeta', 'seconds']
+    """
+    if metric in _RUN_FIELDS:
+        return (len(METRIC_ORDER) + 1 + _RUN_FIELDS.index(metric), "")
+    return (METRIC_ORDER.index(metric), "") if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
+
+
+def _run_value(run: dict, metric: str) -> Any:
+    """``run``'s value of ``metric``: from its metrics, or for ``seconds``/``epochs`` from the run itself."""
+    if metric == "seconds" and metric not in run["metrics"]:
+        return run.get("seconds")
+    if metric == "epochs" and metric not in run["metrics"]:
+        return run["history"].get("epochs_run")
+    return run["metrics"].get(metric)
 
 
 class ComparisonResult(RowBootstrap, Recommending, KeptModels):
@@ -60,7 +94,7 @@ class ComparisonResult(RowBootstrap, Recommending, KeptModels):
 
     # -------------------------------------------------------------- frames
     def frame(self) -> pd.DataFrame:
-        """One row per run: law, seed, status, epochs, seconds and every metric."""
+        """One row per run: law, seed, status, seconds, epochs and every metric (in :data:`METRIC_ORDER`)."""
         import pandas as pd
 
         rows = []
@@ -73,21 +107,25 @@ class ComparisonResult(RowBootstrap, Recommending, KeptModels):
         if not df.empty:
             df["law"] = pd.Categorical(df["law"], categories=self.laws, ordered=True)
             df = df.sort_values(["law", "seed"]).reset_index(drop=True)
+            head = ["law", "seed", "status", "seconds", "epochs"]
+            df = df[head + sorted((c for c in df.columns if c not in head), key=_order_key)]
         return df
 
     def metrics(self) -> list[str]:
+        """The numeric metrics some run has a value of, in :data:`METRIC_ORDER` (``seconds`` and ``epochs`` last)."""
         import pandas as pd
 
         df = self.frame()
         skip = {"law", "seed", "status"}
-        return [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().any()]
+        found = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().any()]
+        return sorted(found, key=_order_key)
 
     def values(self, law: str, metric: str) -> dict[int, float]:
-        """``{seed: value}`` of one law's finished runs."""
+        """``{seed: value}`` of one law's finished runs (``seconds`` and ``epochs`` are read from the run)."""
         return {
-            r["seed"]: r["metrics"].get(metric)
+            r["seed"]: _run_value(r, metric)
             for r in self.runs
-            if r["law"] == law and r["status"] == "ok" and r["metrics"].get(metric) is not None
+            if r["law"] == law and r["status"] == "ok" and _run_value(r, metric) is not None
         }
 
     def per_output(self, metric: str | None = None) -> pd.DataFrame:
@@ -120,6 +158,11 @@ class ComparisonResult(RowBootstrap, Recommending, KeptModels):
         over seeds. ``method="seeds"``: the t-interval over seeds everywhere, which leaves out
         test-set noise (and is NaN with one seed). ``table.attrs["interval_method"]`` says which
         each metric got.
+
+        The columns are ``runs, diverged, stopped, unstable, point``, then each metric of
+        :meth:`metrics` in :data:`METRIC_ORDER` with its bounds, the same for a fresh comparison
+        and one read back from a store. ``seconds`` and ``epochs`` are the mean over a law's
+        finished runs with a t-interval over seeds (they are properties of a run, never bootstrapped).
         """
         import pandas as pd
 
