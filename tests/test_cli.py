@@ -179,18 +179,21 @@ def test_report_flags_distributional_scores_of_fixed_spread_laws(tmp_path):
 
     paths = write_report(result, tmp_path, figures=False)
     page = paths["html"].read_text()
-    # The caveat sits right after the metric table, before the next section.
-    after_table = page[page.index("</table>"):]
-    note = after_table[: after_table.index("<h2>")]
+    # The long caveat sits with the full table (collapsed), right after it; the first screen says it once, shorter.
+    full = page[page.index("id='all-metrics'"):]
+    after_table = full[full.index("</table>"):]
+    note = after_table[: after_table.index("</details>")]
     assert "fixed spread" in note and "not meaningful distributional scores" in note
     for law in fixed:
         assert law in note
+    assert page[: page.index("id='all-metrics'")].count("fixed spread") == 1
     # The winner has a fixed spread, so the answer box itself says what its scores do not mean.
     answer = page[page.index("id='recommendation'"):]
     answer = answer[: answer.index("</div>")]
     assert "Recommended law: sigmoid-mse" in answer and "fixed spread" in answer
     md = paths["md"].read_text()
-    assert "fixed spread" in md and "| ★ 0.151 ± 0.002484 |" in md and "| 0.101 ± 0.002484 † |" in md
+    # Seeds 0.150, 0.151, 0.152: half-width t(0.975, 2) * 0.001 / sqrt(3) = 4.303 * 0.000577 = 0.002484, shown to 2 digits
+    assert "fixed spread" in md and "| ★ 0.1510 ± 0.0025 |" in md and "| 0.1010 ± 0.0025 † |" in md
     assert json.loads(paths["json"].read_text())["fixed_spread"]["laplace"] == pytest.approx(math.sqrt(2.0))
 
 

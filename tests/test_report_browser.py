@@ -2,9 +2,11 @@
 
 The report has no JavaScript, so the test opens a test-only copy with one appended
 script that, on ``load``, writes what the page shows into a ``<pre id="losslab-probe">``
-(visible text, each image's ``naturalWidth``, where the recommendation sits);
-``chromium --dump-dom`` prints the DOM after the load, and the test parses the probe.
-A second run takes a 1280x900 screenshot: the first screen a reader sees.
+(visible text, each image's ``naturalWidth``, where the recommendation and the ranked table
+sit, the page's width with its ``<details>`` closed and opened); ``chromium --dump-dom``
+prints the DOM after the load, and the test parses the probe. A second run takes a 1400x1000
+screenshot: the first screen a reader sees. The screenshots stay in the test's tmp folder
+(printed, ``pytest -s`` shows the path) for CI to keep as artefacts.
 
 Skips only when no Chromium is installed (``.ci/run`` installs Debian's ``chromium``).
 """
@@ -26,7 +28,8 @@ import pytest
 import losslab as ll
 from losslab.report import write_report
 
-WIDTH, HEIGHT = 1280, 900
+#: the first screen a reviewer sees: a laptop's browser window
+WIDTH, HEIGHT = 1400, 1000
 
 #: the flags the issue asks for: no sandbox (containers, root), no GPU, nothing fetched from the network
 FLAGS = [
@@ -48,6 +51,16 @@ PROBE = """<script>
 window.addEventListener('load', function () {
   var rec = document.getElementById('recommendation');
   var box = rec ? rec.getBoundingClientRect() : null;
+  var ranked = document.getElementById('ranked');
+  // The text of the elements whose top lies within the first screen (the viewport's top HEIGHT px).
+  function firstScreen() {
+    var parts = [];
+    Array.prototype.forEach.call(document.body.querySelectorAll('h1,h2,p,td,th,summary,span'), function (el) {
+      var r = el.getBoundingClientRect();
+      if (r.height > 0 && r.top + window.scrollY < HEIGHT) { parts.push(el.innerText); }
+    });
+    return parts.join(String.fromCharCode(10));
+  }
   var out = {
     text: document.body.innerText,
     title: document.title,
@@ -58,9 +71,23 @@ window.addEventListener('load', function () {
     recTop: box ? box.top + window.scrollY : null,
     recBottom: box ? box.bottom + window.scrollY : null,
     recText: rec ? rec.innerText : null,
+    rankedTop: ranked ? ranked.getBoundingClientRect().top + window.scrollY : null,
+    rankedBottom: ranked ? ranked.getBoundingClientRect().bottom + window.scrollY : null,
+    rankedRight: ranked ? ranked.getBoundingClientRect().right : null,
+    rankedText: ranked ? ranked.innerText : null,
+    firstScreenText: firstScreen(),
     scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth
+    innerWidth: window.innerWidth,
+    detailsClosed: Array.prototype.every.call(document.querySelectorAll('details'), function (d) { return !d.open; }),
+    details: document.querySelectorAll('details').length
   };
+  // Opened, the full table and the configuration must still fit the page (a table may scroll inside its own box).
+  Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
+  out.scrollWidthOpen = document.documentElement.scrollWidth;
+  // The full table fits its box: no scrolling inside it either (headers wrap, intervals sit under their means).
+  var full = document.querySelector('table.full');
+  out.fullRight = full ? full.getBoundingClientRect().right : null;
+  out.fullBoxRight = full ? full.parentNode.getBoundingClientRect().right : null;
   var pre = document.createElement('pre');
   pre.id = 'losslab-probe';
   pre.textContent = JSON.stringify(out);
@@ -119,7 +146,7 @@ def probe(report, tmp_path_factory):
     copy = page.with_name("_probe.html")
     source = page.read_text()
     assert source.count("</body>") == 1
-    copy.write_text(source.replace("</body>", PROBE + "</body>"))
+    copy.write_text(source.replace("</body>", PROBE.replace("HEIGHT", str(HEIGHT)) + "</body>"))
     profile = tmp_path_factory.mktemp("chromium-profile")
     res = _chromium(["--virtual-time-budget=10000", "--dump-dom", copy.as_uri()], profile)
     m = re.search(r'<pre id="losslab-probe">(.*?)</pre>', res.stdout, flags=re.S)
@@ -146,8 +173,34 @@ def test_every_image_loaded(probe):
 def test_recommendation_is_on_the_first_screen(probe):
     assert probe["recTop"] is not None, "no element with id='recommendation'"
     assert 0 <= probe["recTop"] < probe["recBottom"] <= HEIGHT, (probe["recTop"], probe["recBottom"])
-    # A wide metric table scrolls inside its own box; the page itself does not scroll sideways.
-    assert probe["scrollWidth"] <= probe["innerWidth"], (probe["scrollWidth"], probe["innerWidth"])
+
+
+def test_ranked_table_is_on_the_first_screen(report, probe):
+    result, _ = report
+    rec = result.recommend()
+    assert probe["rankedTop"] is not None, "no element with id='ranked'"
+    # The whole compact table, header to last row, lies within the first screen, below the answer.
+    assert probe["recBottom"] <= probe["rankedTop"] < probe["rankedBottom"] <= HEIGHT, (probe["rankedTop"], probe["rankedBottom"])
+    assert probe["rankedRight"] <= WIDTH
+    lines = probe["rankedText"].splitlines()
+    header = lines[0].split("\t")
+    # labels in (0, 1): the calibration metric is the soft-label calibration_error (a point metric, before the PIT's)
+    assert header == ["rank", "law", result.config.primary_metric, "crps", "calibration_error", "p vs best"], header
+    # Best first: the recommended law heads the table, with "best" in its p column, and every law has a row.
+    first = lines[1].split("\t")
+    assert first[1] == rec.law and first[-1] == "best", first
+    assert {row.split("\t")[1] for row in lines[1:]} == set(result.laws)
+    screen = probe["firstScreenText"]
+    assert f"Recommended law: {rec.law}" in screen and "Laws ranked by" in screen, screen[:400]
+
+
+def test_page_fits_1400_px_without_sideways_scroll(probe):
+    assert probe["innerWidth"] == WIDTH
+    assert probe["scrollWidth"] <= WIDTH, (probe["scrollWidth"], WIDTH)
+    # The full table and the configuration are collapsed at first, and fit the page when opened.
+    assert probe["details"] >= 2 and probe["detailsClosed"]
+    assert probe["scrollWidthOpen"] <= WIDTH, (probe["scrollWidthOpen"], WIDTH)
+    assert probe["fullRight"] is not None and probe["fullRight"] <= probe["fullBoxRight"] + 1, (probe["fullRight"], probe["fullBoxRight"])
 
 
 def test_user_strings_render_as_text_not_markup(probe):
@@ -161,9 +214,10 @@ def test_screenshot_of_the_first_screen_is_not_blank(report, tmp_path):
     from PIL import Image
 
     _, paths = report
-    shot = tmp_path / "first-screen.png"
+    shot = tmp_path / "first-screen.png"  # kept in the test's tmp folder: CI uploads it as an artefact
     res = _chromium([f"--screenshot={shot}", paths["html"].as_uri()], tmp_path / "profile")
     assert shot.is_file(), f"no screenshot (exit {res.returncode}); stderr tail: {res.stderr[-800:]}"
+    print(f"screenshot of the first screen: {shot}")
     with Image.open(shot) as im:
         assert im.size == (WIDTH, HEIGHT)
         px = np.asarray(im.convert("RGB"), dtype=np.int16)  # (HEIGHT, WIDTH, 3)

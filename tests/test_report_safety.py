@@ -105,7 +105,11 @@ def test_markdown_report_renders_user_strings_as_text(hostile_report, preset):
     page = md.render(paths["md"].read_text())
     parsed = _parse(page)
     figures = {p.name for k, p in paths.items() if p.suffix == ".png"}
+    ours = {"table.csv", "results.csv"}  # the report's own links to its CSV files; a user's [link](...) is never one
     for tag, attrs in parsed.tags:
+        if tag == "a":
+            assert attrs.get("href") in ours and set(attrs) == {"href"}, attrs
+            continue
         assert tag not in BAD_TAGS, (tag, attrs)
         assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
         if tag == "img":
@@ -141,13 +145,15 @@ def test_html_report_renders_user_strings_as_text(hostile_report):
     page = paths["html"].read_text()
     parsed = _parse(page)
     allowed = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "span", "div", "br", "p", "table", "tr",
-               "th", "td", "b", "strong", "img", "ul", "li", "pre"}
+               "th", "td", "b", "strong", "img", "ul", "li", "pre", "details", "summary", "a", "wbr"}
     for tag, attrs in parsed.tags:
         assert tag in allowed, (tag, attrs)
+        if tag == "a":  # only the report's own links to its CSV files
+            assert attrs.get("href") in {"table.csv", "results.csv"} and set(attrs) == {"href"}, attrs
         assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
         if tag == "img":
             assert attrs["src"].startswith("data:image/png;base64,"), attrs["src"][:40]
-    assert [t for t, _ in parsed.tags].count("b") == 1  # the recommended law's row, no user's <b>
+    assert [t for t, _ in parsed.tags].count("b") == 0  # no user's <b> (the recommended law's row is bold by its class)
     text = "".join(parsed.text)
     for s in (LAW, OPTION, FEATURE, PAYLOAD, "# heading", command):
         assert s in text, s

@@ -322,6 +322,6 @@ def test_cli_with_one_seed_prints_and_reports_no_nan(tmp_path):
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
     assert not NAN.search(md) and not NAN.search(text)
     # The cautions stand apart, near the recommendation, before the metrics table.
-    assert md.index("⚠ Caution, small test set: 12 test labels") < md.index("## Metrics")
-    assert text.index("⚠ Caution, 1 seed") < text.index("<h2>Metrics</h2>")
+    assert md.index("⚠ Caution, small test set: 12 test labels") < md.index("## Laws ranked by")
+    assert text.index("⚠ Caution, 1 seed") < text.index("<h2 id='ranking'>")
     assert "percentile bootstraps over the 12 test rows" in md

@@ -23,7 +23,7 @@ from .stats import NOT_RANKED, higher_is_better
 if TYPE_CHECKING:  # pandas is imported by the methods that build tables: `import losslab` does not load it
     import pandas as pd
 
-__all__ = ["FEW_SEEDS", "SMALL_TEST_LABELS", "Recommendation", "Recommending", "check_comparable"]
+__all__ = ["FEW_SEEDS", "SMALL_TEST_LABELS", "Recommendation", "Recommending", "check_comparable", "fixed_spread_sentence"]
 
 #: below this many test labels (rows x outputs) the recommendation and the report warn that the test set is small
 SMALL_TEST_LABELS = 200
@@ -45,6 +45,18 @@ class Recommendation:
 
     def __str__(self) -> str:
         return self.reason
+
+
+def fixed_spread_sentence(law: str, sd: float) -> str:
+    """The recommendation's sentence on a recommended law whose spread is an option (a report that says so apart removes it).
+
+    >>> fixed_spread_sentence("sigmoid-mse", 1.0)[:58]
+    'sigmoid-mse predicts a fixed spread (standard deviation 1,'
+    """
+    return (
+        f"{law} predicts a fixed spread (standard deviation {sd:.3g}, set by an option, not fitted), "
+        "so its log score and CRPS are not evidence about its uncertainty; rank by a point metric or compare distributional laws."
+    )
 
 
 class Recommending:
@@ -111,10 +123,7 @@ class Recommending:
             if extra in table.columns and extra != metric and math.isfinite(table.loc[best, extra]):
                 parts.append(f"Its {extra} is {table.loc[best, extra]:.4g}.")
         if fixed is not None:
-            parts.append(
-                f"{best} predicts a fixed spread (standard deviation {fixed:.3g}, set by an option, not fitted), "
-                "so its log score and CRPS are not evidence about its uncertainty; rank by a point metric or compare distributional laws."
-            )
+            parts.append(fixed_spread_sentence(best, fixed))
         diverged = int(table["diverged"].sum())
         if diverged:
             parts.append(f"{diverged} run(s) diverged and are left out.")

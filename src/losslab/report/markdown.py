@@ -18,8 +18,10 @@ __all__ = ["markdown_table", "md_fence", "md_text"]
 
 #: characters CommonMark (or GFM: tables, strikethrough) reads as inline markup, escaped with a backslash
 _MD_PUNCT = set("\\`*_[]|~#!")
-#: characters escaped as entities: raw HTML and entity references need them
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: ``<`` starts raw HTML or an autolink only before a letter, ``/``, ``!`` or ``?``; ``&`` starts an entity
+#: reference only before a letter, a digit or ``#``: there they get a backslash (CommonMark escapes any ASCII
+#: punctuation so), elsewhere they stay as written, so the source reads ``p >= 0.05`` and ``< 0.001``, never ``&gt;``
+_MD_OPENS = {"<": re.compile(r"[A-Za-z/!?]"), "&": re.compile(r"[A-Za-z0-9#]")}
 
 
 def md_text(s: object, *, block: bool = True) -> str:
@@ -27,14 +29,17 @@ def md_text(s: object, *, block: bool = True) -> str:
 
     Control and line-separator characters are shown as Python escapes (a newline as ``\n``),
     so a user string stays on its line and can never start a block (a fence, a heading, a
-    list, raw HTML). ``&``, ``<`` and ``>`` become entities; the other ASCII punctuation that
-    CommonMark or GFM reads as markup gets a backslash (CommonMark lets any ASCII punctuation
-    be escaped so), except an underscore between two letters or digits, which cannot emphasise.
+    list, raw HTML). The ASCII punctuation that CommonMark or GFM reads as markup gets a
+    backslash (CommonMark lets any ASCII punctuation be escaped so; unlike an entity it leaves
+    the source readable): ``<`` and ``&`` where they could open a tag, an autolink or an entity,
+    the others always, except an underscore between two letters or digits, which cannot emphasise.
     With ``block=True`` (text that may begin a line) a leading list, heading or setext marker
     is escaped too; table cells pass ``block=False``.
 
-    >>> print(md_text("<img src=x onerror=alert(7)> & *b* mean_squared_error _u_ a|b"))
-    &lt;img src=x onerror=alert(7)&gt; &amp; \*b\* mean_squared_error \_u\_ a\|b
+    >>> print(md_text("<img src=x onerror=alert(7)> &amp; *b* mean_squared_error _u_ a|b"))
+    \<img src=x onerror=alert(7)> \&amp; \*b\* mean_squared_error \_u\_ a\|b
+    >>> print(md_text("p >= 0.05, p < 0.001 & more"), md_text("> quote"))
+    p >= 0.05, p < 0.001 & more \> quote
     >>> print(md_text("x\n```a`"), md_text("1. item"), md_text("-0.5"), md_text("-0.5", block=False))
     x\\n\`\`\`a\` 1\. item \-0.5 -0.5
     """
@@ -43,14 +48,14 @@ def md_text(s: object, *, block: bool = True) -> str:
     for i, c in enumerate(text):
         if c == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
             out.append(c)
-        elif c in _MD_PUNCT:
+        elif c in _MD_PUNCT or (c in _MD_OPENS and i + 1 < len(text) and _MD_OPENS[c].match(text[i + 1])):
             out.append("\\" + c)
         else:
-            out.append(_MD_ENTITIES.get(c, c))
+            out.append(c)
     escaped = "".join(out)
     if block:
-        lead = re.match(r"( {0,3})([-+=]|\d{1,9}[.)])", escaped)
-        if lead:  # a bullet, a setext underline or an ordered-list number at the start of a line
+        lead = re.match(r"( {0,3})([-+=>]|\d{1,9}[.)])", escaped)
+        if lead:  # a bullet, a setext underline, a block quote or an ordered-list number at the start of a line
             cut = lead.end() - 1
             escaped = escaped[:cut] + "\\" + escaped[cut:]
     return escaped

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pandas is imported by the functions that build tables
     import pandas as pd
 
 __all__ = [
-    "FIXED_MARK", "LIKELIHOOD_METRICS", "SPREAD_METRICS", "TABLE_METRICS", "UseIt", "cautions", "caveats", "compared_on", "fixed_spread_laws",
+    "FIXED_MARK", "LIKELIHOOD_METRICS", "SPREAD_METRICS", "TABLE_METRICS", "UseIt", "cautions", "caveats", "compact_json", "compared_on", "fixed_spread_laws",
     "fixed_winner_note", "fmt", "labels_summary", "likelihood_kinds", "reason_body", "relative", "summary_table", "use_it",
 ]
 
@@ -114,14 +114,24 @@ def fmt(v: Any) -> str:
 
 
 def summary_table(result: ComparisonResult) -> pd.DataFrame:
-    """Law x metric strings "mean ± half-width", the best per column marked with ★."""
+    """Law x metric strings "mean ± half-width", the laws best-first by the primary metric, the best per column marked ★.
+
+    Each value is rounded to the precision its interval supports (:func:`~.numbers.fmt_interval`),
+    p-values read ``< 0.001`` or ``0.012`` (:func:`~.numbers.fmt_p`). Columns follow the comparison's
+    one order (:data:`~losslab.experiment.result.METRIC_ORDER`); a metric that repeats another
+    (:func:`~.ranking.duplicate_metrics`: brier_loss where it equals mean_squared_error) and a
+    metric no law has a value of are left out.
+    """
     import pandas as pd
 
+    from .numbers import fmt_interval, fmt_p
+    from .ranking import duplicate_metrics, rank_order
+
     table = result.table()
-    metrics = [m for m in TABLE_METRICS if m in table.columns] + [
-        m for m in result.metrics() if m not in TABLE_METRICS and m not in ("seconds", "epochs", "val_nll")
-    ]
-    out = pd.DataFrame(index=table.index)
+    dupes = duplicate_metrics(result)
+    metrics = [m for m in result.metrics() if m not in ("seconds", "epochs", "val_nll") and m not in dupes and table[m].notna().any()]
+    order = rank_order(result)
+    out = pd.DataFrame(index=pd.Index(order, name="law"))
     kinds = likelihood_kinds(result)
     fixed = fixed_spread_laws(result)
     for m in metrics:
@@ -134,23 +144,41 @@ def summary_table(result: ComparisonResult) -> pd.DataFrame:
         if m not in NOT_RANKED and col.notna().any() and not mixed:
             best = col.idxmax() if higher_is_better(m) else col.idxmin()
         cells = []
-        for law in table.index:
+        for law in order:
             v, lo, hi = table.loc[law, m], table.loc[law, f"{m}_low"], table.loc[law, f"{m}_high"]
-            s = fmt(v) + (f" ± {fmt((hi - lo) / 2)}" if math.isfinite(lo) and math.isfinite(hi) else "")
+            s = fmt_interval(float(v), (hi - lo) / 2 if math.isfinite(lo) and math.isfinite(hi) else math.nan)
             cells.append(("★ " if law == best else "") + s + (f" {FIXED_MARK}" if law in flagged and math.isfinite(v) else ""))
         out[m] = cells
     frame = result.frame()
     if "seconds" in frame.columns and not frame.empty:
         # Seconds are a property of the run, not a metric of its predictions, so they come from the frame.
         secs = frame.groupby("law", observed=False)["seconds"].mean()
-        out["seconds/run"] = [fmt(secs.get(law, math.nan)) for law in table.index]
+        out["seconds/run"] = [f"{secs.get(law, math.nan):.2g}" if math.isfinite(secs.get(law, math.nan)) else "–" for law in order]
     paired = result.paired()
     stops = stops_of(result.runs)
+    floor = {law: 2 / 2001 if paired.loc[law, "method"] == "bootstrap" else None for law in paired.index}
     out[f"p vs best ({result.config.primary_metric})"] = [
-        f"stopped at epoch {stops[law]['epoch']}" if law in stops and "epoch" in stops[law] else fmt(p)
-        for law, p in paired["p_value"].reindex(table.index).items()
+        f"stopped at epoch {stops[law]['epoch']}" if law in stops and "epoch" in stops[law]
+        else "best" if law in paired.index and paired.loc[law, "reference"] == law
+        else fmt_p(float(paired.loc[law, "p_value"]), floor[law]) if law in paired.index else "–"
+        for law in order
     ]
     return out
+
+
+def compact_json(obj: Mapping[str, Any]) -> str:
+    """``obj`` as JSON with one top-level key per line and each value on that line (the configuration, read by a person).
+
+    >>> print(compact_json({"laws": [["beta", {}], ["zoib", {}]], "seeds": [0, 1, 2]}))
+    {
+     "laws": [["beta", {}], ["zoib", {}]],
+     "seeds": [0, 1, 2]
+    }
+    """
+    import json
+
+    items = [f" {json.dumps(str(k))}: {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in obj.items()]
+    return "{\n" + ",\n".join(items) + "\n}"
 
 
 def labels_summary(result: ComparisonResult) -> list[str]:

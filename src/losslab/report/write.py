@@ -23,6 +23,7 @@ from ..experiment.plan import versions
 from ..experiment.result import ComparisonResult
 from . import figures as F
 from .html import write_html
+from .ranking import numeric_table
 from .markdown import markdown_table, md_fence, md_text
 from .sections import (  # noqa: F401  TABLE_METRICS .. use_it: re-exported from where they were defined before
     FIXED_MARK,
@@ -31,6 +32,7 @@ from .sections import (  # noqa: F401  TABLE_METRICS .. use_it: re-exported from
     TABLE_METRICS,
     UseIt,
     cautions,
+    compact_json,
     caveats,
     compared_on,
     fixed_spread_laws,
@@ -120,6 +122,11 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
                  models: Mapping[str, str | Path] | None = None) -> dict[str, Path]:
     """Write the report files into ``out_dir`` (created if missing); return their paths.
 
+    report.html and report.md open on what a reviewer decides from: the recommended law, one
+    sentence why, and the laws ranked best-first on the primary metric, CRPS and a calibration
+    metric (:mod:`~losslab.report.ranking`); the full table follows, collapsed, and is written
+    as ``table.csv`` (key ``"table_csv"``) beside ``results.csv`` (one row per run).
+
     ``models`` (``{description: path}``, the best first, as :func:`~losslab.experiment.predictor.keep_models`
     returns them) are the model files kept beside the report: its final "Use it" section shows the
     lines that load and use them (else the lines that get the best model from the run store).
@@ -138,6 +145,9 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
     paths: dict[str, Path] = {}
     frame.to_csv(out / "results.csv", index=False)
     paths["csv"] = out / "results.csv"
+    # The full table as numbers (laws best-first, the table's one column order), linked from the report.
+    numeric_table(result, rec).to_csv(out / "table.csv")
+    paths["table_csv"] = out / "table.csv"
     payload = {
         "recommendation": {"law": rec.law, "metric": rec.metric, "value": rec.value, "tied": rec.tied, "reason": rec.reason,
                            "warnings": list(getattr(rec, "warnings", [])), "method": getattr(rec, "method", "seeds")},
@@ -167,31 +177,64 @@ def write_report(result: ComparisonResult, out_dir: str | Path, *, command: str 
 def _write_md(out: Path, result, rec, table: pd.DataFrame, figs: dict[str, Path], command: str | None, use: UseIt | None = None) -> Path:
     # Every string that can hold user text (a data set's name, column names, law names and options, paths)
     # goes through md_text or md_fence; the rest is this function's own markup.
+    from .ranking import RANK_COLUMN, duplicates_note, evidence_text, fixed_spread_note, ranked_legend, ranked_table, tie_group, why_sentence
+
+    note = fixed_spread_note(result)
+    winner_fixed = rec.law in result.fixed_spread()
+    ranked = ranked_table(result, rec)
+    shown = ranked.drop(columns=[RANK_COLUMN])
+    shown.insert(0, "law", shown.index)
+    shown.index = ranked[RANK_COLUMN].rename("rank")
     lines = [
         f"# losslab report: {md_text(result.data_meta.get('name', 'data'))}",
         "",
         f"**Recommended law: {md_text(rec.law)}**",
         "",
-        md_text(reason_body(rec)),
+        md_text(why_sentence(result, rec)),
         "",
-    ] + [line for w in cautions(rec) for line in (f"> **{md_text(w)}**", "")] + [
+    ] + ([f"> {md_text(note)}", ""] if note and winner_fixed else []) + [
+        line for w in cautions(rec) for line in (f"> **{md_text(w)}**", "")
+    ] + [
         md_text(compared_on(result)),
         "",
-    ] + [f"> {md_text(t)}" if t else "" for t in fixed_winner_note(result, rec)] + [
-        "## Metrics (mean ± 95% CI half-width; ★ best per column)",
+        f"## Laws ranked by {md_text(rec.metric)}",
         "",
-        md_text(result.intervals_note()),
+        markdown_table(shown),
+        "",
+        md_text(ranked_legend(rec, tie_group(rec))),
+        "",
+    ] + ([md_text(note), ""] if note and not winner_fixed else []) + [
+        "## The evidence",
+        "",
+        md_text(evidence_text(result, rec)),
+        "",
+        "## All metrics",
+        "",
+        # A raw HTML block (it ends at the blank line); the Markdown between the tags renders as usual.
+        "<details>",
+        f"<summary>The full table: {len(table.columns)} columns for {len(table)} laws, ★ the best per column</summary>",
+        "",
+        md_text("Mean ± 95% CI half-width on held-out data. " + result.intervals_note()),
         "",
         markdown_table(table),
         "",
-    ] + [f"> {md_text(c)}" for c in caveats(result)] + [""]
-    for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability"), ("learning", "Learning curves"), ("pit", "PIT histograms"), ("scatter", "Predicted vs true"), ("labels", "Labels")):
+    ] + [line for c in [*caveats(result), duplicates_note(result)] if c for line in (f"> {md_text(c)}", "")] + [
+        "</details>",
+        "",
+        "As CSV: [table.csv](table.csv) (each law's means and interval bounds), [results.csv](results.csv) (one row per run).",
+        "",
+    ]
+    for key, title in (("metric", "Primary metric by law"), ("reliability", "Soft-label reliability"), ("learning", "Learning curves"), ("pit", "PIT histograms"), ("scatter", "Predicted vs true")):
         if key in figs:
             lines += [f"## {title}", "", f"![{title}]({figs[key].name})", ""]
-    if labels_summary(result):
-        lines += ["## Labels", ""] + [f"- {md_text(m)}" for m in labels_summary(result)] + [""]
-    config = json.dumps({**result.config.as_dict(), "versions": result.versions or versions()}, indent=1, default=str)
-    lines += ["## Configuration", "", md_fence(config, "json"), ""]
+    if labels_summary(result) or "labels" in figs:
+        lines += ["## Labels", ""]
+        if "labels" in figs:
+            lines += [f"![Test labels]({figs['labels'].name})", ""]
+        lines += [f"- {md_text(m)}" for m in labels_summary(result)] + [""]
+    config = compact_json({**result.config.as_dict(), "versions": result.versions or versions()})
+    lines += ["## Configuration", "", "<details>", "<summary>The comparison's settings and versions (JSON)</summary>", "",
+              md_fence(config, "json"), "", "</details>", ""]
     if command:
         lines += ["Reproduce with:", "", md_fence(command, "bash"), ""]
     if use is not None:
