@@ -285,6 +285,25 @@ def test_compare_passes_the_training_options_to_the_library(csv_path, tmp_path):
     assert cfg["test"] == 0.3 and cfg["val"] == 0.25 and cfg["device"] == "cpu" and cfg["seeds"] == [0, 1]
 
 
+def test_halving_stops_a_law_that_is_far_behind(tmp_path):
+    # Labels that are a clean sigmoid of one feature: after 3 epochs binned (51 bins from a flat start) is far behind the
+    # laws with one output, over 3 seeds; the stop is in the store with its epoch and p-value.
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 4))
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "d": X[:, 3], "y": 1 / (1 + np.exp(-3 * X[:, 0]))}).to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "h"
+    res = runner.invoke(app, ["compare", str(tmp_path / "t.csv"), "--target", "y", "--laws", "bernoulli,sigmoid-mse,binned", "--seeds", "3",
+                              "--epochs", "12", "--halving", "3", "--quiet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    from losslab.experiment.halving import stops_of
+    from losslab.experiment.result import load_result
+
+    stops = stops_of(load_result(str(out / "runs.sqlite")).runs)
+    assert "binned" in stops and "bernoulli" not in stops
+    assert all(stop["epoch"] == 3 and stop["p_value"] < 0.01 / 2 for stop in stops.values())
+    assert "stopped early" in res.output
+
+
 def test_cli_defaults_are_the_librarys():
     # The command's defaults must not drift from ll.compare's (demo keeps its own, shorter seeds and epochs).
     import inspect
@@ -319,6 +338,9 @@ def test_cli_defaults_are_the_librarys():
         (["--workers", "0"], "--workers 0; expected a positive whole number"),
         (["--device", "bogus"], "--device bogus is not a device name; available here: auto, cpu"),
         (["--device", "cuda:99"], "--device cuda:99, but"),
+        (["--halving", "0"], "--halving 0; expected epochs after which laws behind stop"),
+        (["--halving", "10,5"], "--halving 10,5; expected increasing epochs"),
+        (["--halving", "200"], "--halving 200 is not before --epochs 200"),
     ],
 )
 def test_bad_option_values_exit_2_with_one_line_in_the_commands_syntax(csv_path, tmp_path, extra, message):

@@ -80,19 +80,23 @@ def compare_cmd(
         False, "--stream", metavar="", help="Decode an image folder in batches as training reads them, instead of all at once into memory (same numbers, one model at a time)."
     ),
     loader_workers: str = typer.Option("auto", "--loader-workers", help="DataLoader processes that read streamed data: a number (0: in this process) or auto."),
+    halving: Optional[str] = typer.Option(
+        None, "--halving", metavar="EPOCHS",
+        help="Stop the laws significantly behind the leader after these epochs (comma-separated, e.g. 5,10; a paired test over seeds at level 0.01). Off by default: a law behind early can overtake later.",
+    ),
     debug: bool = debug_option(),
 ) -> None:
     """Train the same model under each law and seed on DATA, then recommend a loss with evidence."""
     guard(lambda: run_compare(data, out, store, laws, seeds, model, epochs, target, features, trials, metric, quiet, command_line(), workers,
                                device=device, lr=lr, batch_size=batch_size, test=test, val=val, keep=keep, stream=stream,
-                               loader_workers=loader_workers))
+                               loader_workers=loader_workers, halving=halving))
 
 
 def run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str], seeds: str, model: str, epochs: str,
                  target: Optional[str], features: Optional[str], trials: Optional[str], metric: str, quiet: bool, command: str,
                  workers: str = "auto", *, device: str = "auto", lr: Optional[str] = None, batch_size: Optional[str] = None,
                  test: Optional[str] = None, val: Optional[str] = None, keep: str = "best", stream: bool = False,
-                 loader_workers: str = "auto") -> None:
+                 loader_workers: str = "auto", halving: Optional[str] = None) -> None:
     from ..experiment import compare
     from ..experiment.model_file import KEEP, keep_models
     from ..report import write_report
@@ -113,6 +117,16 @@ def run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str]
         )
     train_kwargs["device"] = check_device(device)
     n_workers = parse_workers(workers)
+    rungs = None
+    if halving is not None:
+        rungs = tuple(whole("--halving", part, "epochs after which laws behind stop, e.g. --halving 5 or --halving 5,10") for part in split_list(halving) or [""])
+        if list(rungs) != sorted(set(rungs)):
+            raise LosslabError(f"--halving {shown(halving)}; expected increasing epochs, e.g. --halving 5,10")
+        if rungs[-1] >= train_kwargs["epochs"]:
+            raise LosslabError(
+                f"--halving {shown(halving)} is not before --epochs {train_kwargs['epochs']}: a rung at or after the cap trains every run to the end; "
+                f"expected rungs of a few epochs, e.g. --halving {max(1, train_kwargs['epochs'] // 10)}"
+            )
     if keep not in KEEP:
         raise LosslabError(f"--keep {shown(keep)}; expected {', '.join(KEEP)} (the best model, every run's and each law's ensemble, or none)")
     read_kwargs: dict[str, Any] = {}
@@ -135,7 +149,7 @@ def run_compare(data: str, out: Path, store: Optional[Path], laws: Optional[str]
         with prog:
             result = compare(
                 data_arg, laws=split_list(laws), seeds=n_seeds, model=model, store=str(store_path),
-                primary_metric=metric, progress=prog, workers=n_workers, **train_kwargs, **read_kwargs,
+                primary_metric=metric, progress=prog, workers=n_workers, halving=rungs, **train_kwargs, **read_kwargs,
             )
     except KeyboardInterrupt:
         # compare() writes each run to the store the moment it ends, so stopping here loses only the run in progress.
